@@ -2,13 +2,14 @@
 // `int run_<name>(Args)`, declare it here and add a row.
 #include "tools/folio/commands.hpp"
 
-#include <array>
-
 namespace folio::cli {
 
+int run_version(Args args);
+
 namespace {
-constexpr std::array<Command, 0> kCommands = {{
-}};
+constexpr Command kCommands[] = {
+    {"version", "print Folio's version", run_version},
+};
 }  // namespace
 
 std::span<const Command> commands() { return kCommands; }
