@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -91,9 +92,13 @@ class File {
   const std::string& name() const noexcept;
   uint32_t version() const noexcept;
   uint64_t alignment() const noexcept;
+  uint64_t file_size() const noexcept;
+  uint64_t data_offset() const noexcept;  // start of the tensor data section
 
   const std::map<std::string, Value, std::less<>>& metadata() const noexcept;
   const Value* find(std::string_view key) const noexcept;
+  // The keys in the order the file stores them (metadata() is sorted by key).
+  const std::vector<std::string_view>& metadata_keys_in_file_order() const noexcept;
   // Typed getters: throw folio::Error(format) naming file and key when the key
   // is missing or has an incompatible type. The _or variants return `fallback`
   // when the key is missing (but still throw on a wrong type).
@@ -139,6 +144,12 @@ class Writer {
   // copied. Duplicate names are refused.
   void add_tensor(std::string name, std::vector<uint64_t> shape, TensorType type,
                   std::span<const std::byte> data);
+  // Same, but the bytes are produced only while writing: `fill` receives a
+  // buffer of exactly tensor_bytes(type, product(shape)) bytes to fill. Lets a
+  // converter stream a model larger than memory into the file.
+  using Fill = std::function<void(std::span<std::byte> out)>;
+  void add_tensor_generated(std::string name, std::vector<uint64_t> shape, TensorType type, Fill fill);
+  size_t tensor_count() const noexcept { return tensors_.size(); }
   // Writes to `path` atomically (temporary file + rename).
   void write(const std::filesystem::path& path) const;
   std::vector<std::byte> to_bytes() const;
@@ -148,8 +159,12 @@ class Writer {
     std::string name;
     std::vector<uint64_t> shape;
     TensorType type;
-    std::vector<std::byte> data;
+    uint64_t n_bytes = 0;
+    std::vector<std::byte> data;  // used when `fill` is empty
+    Fill fill;
   };
+  void check_new_tensor(const std::string& name, const std::vector<uint64_t>& shape, TensorType type) const;
+  std::vector<std::byte> header_bytes() const;  // everything before the data section, padded
   uint64_t alignment_;
   std::vector<std::pair<std::string, Value>> metadata_;
   std::vector<PendingTensor> tensors_;
@@ -158,5 +173,10 @@ class Writer {
 // Converts any supported tensor's elements [first, first + out.size()) to f32.
 // For q8_0, `first` and out.size() must be multiples of 32.
 void dequantize_row(const TensorInfo& t, uint64_t first, std::span<float> out);
+
+// Converts f32 values to `type` (f32, f16, bf16 round to nearest even; q8_0 as
+// llama.cpp quantizes it: per block of 32, d = max|x| / 127, q = round(x / d)).
+// `out` must hold exactly tensor_bytes(type, in.size()) bytes.
+void quantize_row(TensorType type, std::span<const float> in, std::span<std::byte> out);
 
 }  // namespace folio::gguf

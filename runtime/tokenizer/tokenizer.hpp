@@ -23,6 +23,9 @@ enum class PreTokenizer { qwen2, llama3, gpt2 };
 enum class TokenType : int32_t { undefined = 0, normal = 1, unknown = 2, control = 3,
                                  user_defined = 4, unused = 5, byte = 6 };
 
+// Text normalization before pre-tokenization (tokenizer.json's "normalizer").
+enum class Normalizer { none, nfc };
+
 struct Vocab {
   std::vector<std::string> tokens;      // byte-level encoded strings, as in GGUF
   std::vector<std::string> merges;      // "a b" pairs, highest priority first
@@ -30,6 +33,15 @@ struct Vocab {
   PreTokenizer pre = PreTokenizer::qwen2;
   std::optional<TokenId> bos, eos, pad;
   bool add_bos = false;
+  // A piece that is itself a vocab entry becomes that token without running
+  // merges (Hugging Face `ignore_merges`; Llama 3 sets it, llama.cpp applies it
+  // to "llama-bpe").
+  bool ignore_merges = false;
+  // NFC: Qwen2/Qwen3 normalize text outside special tokens to NFC first (so
+  // decode(encode(s)) == s holds for NFC text). GGUF has no standard key for it:
+  // vocab_from_gguf reads "tokenizer.folio.normalizer" when present, else
+  // assumes NFC for pre "qwen2" as the published Qwen tokenizers declare.
+  Normalizer normalizer = Normalizer::none;
   std::string chat_template;            // tokenizer.chat_template, kept verbatim
 };
 
@@ -47,15 +59,23 @@ class Tokenizer {
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
 
-  // `parse_special`: control/user-defined tokens written literally in the text
-  // ("<|im_start|>") become their ids; otherwise they are encoded as plain text.
+  // Special tokens written literally in the text are matched first (longest
+  // match at each position), as Hugging Face tokenizers and llama.cpp do:
+  // user-defined tokens ("<think>") always; control tokens ("<|im_start|>")
+  // only when `parse_special`, otherwise they are encoded as plain text.
+  // Any bytes are accepted (invalid UTF-8 too); decode(encode(s)) == s, or
+  // NFC(s) when the vocab normalizes.
   std::vector<TokenId> encode(std::string_view text, bool parse_special = false) const;
   // Same, with BOS prepended when the vocab asks for it.
   std::vector<TokenId> encode_with_bos(std::string_view text, bool parse_special) const;
   // Raw bytes of the ids (byte-level decoding); may end in a partial UTF-8 char.
+  // Control and user-defined tokens decode to their text. An id outside
+  // [0, vocab_size()) throws folio::Error(invalid_argument).
   std::string decode(std::span<const TokenId> ids) const;
   // Raw bytes of one token.
   std::string token_bytes(TokenId id) const;
+  // Type of a token (normal when the vocab has no token types); throws when out of range.
+  TokenType token_type(TokenId id) const;
 
   size_t vocab_size() const noexcept;
   const Vocab& vocab() const noexcept;

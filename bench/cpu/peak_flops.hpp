@@ -1,0 +1,17 @@
+// Measures the machine's peak f32 FLOP/s with a calibrated FMA loop: every
+// thread runs independent multiply-add chains (enough of them to cover the FMA
+// latency on every FMA port) on values that stay bounded, for a fixed time.
+#pragma once
+
+namespace folio::bench {
+
+struct PeakResult {
+  double flops_per_s = 0;      // all threads together
+  double per_thread = 0;
+  int threads = 0;
+};
+
+// Runs on `threads` threads for about `seconds`.
+PeakResult measure_peak_f32(int threads, double seconds);
+
+}  // namespace folio::bench

@@ -1,0 +1,142 @@
+// Poppler glue: load, check, extract words and outline, hand over to layout.
+#include "ingest/pdf.hpp"
+
+#include <poppler/cpp/poppler-document.h>
+#include <poppler/cpp/poppler-global.h>
+#include <poppler/cpp/poppler-page.h>
+#include <poppler/cpp/poppler-toc.h>
+
+#include <memory>
+#include <mutex>
+
+#include "ingest/sha256.hpp"
+#include "ingest/text_util.hpp"
+#include "runtime/common/error.hpp"
+
+namespace folio::ingest {
+namespace {
+
+// Poppler reports parse trouble through a process-wide callback that prints to
+// stderr by default. Ingestion reports problems itself (errors or notes), so
+// the callback is replaced by one that discards, once.
+void silence_poppler() {
+  static std::once_flag once;
+  std::call_once(once, [] { poppler::set_debug_error_function([](const std::string&, void*) {}, nullptr); });
+}
+
+std::string utf8(const poppler::ustring& s) {
+  const poppler::byte_array bytes = s.to_utf8();
+  return std::string(bytes.begin(), bytes.end());
+}
+
+bool bold_font(std::string_view name) {
+  // Subset prefixes ("ABCDEF+Times-Bold") and styles: Bold, Black, Heavy,
+  // Semibold/Demibold count as bold.
+  for (std::string_view k : {"Bold", "bold", "BOLD", "Black", "Heavy", "Semibold", "SemiBold", "Demi"})
+    if (name.find(k) != std::string_view::npos) return true;
+  return false;
+}
+
+void collect_outline(const poppler::toc_item* item, uint16_t depth, std::vector<PdfOutlineEntry>& out, size_t& budget) {
+  if (!item || depth > 32) return;
+  for (const poppler::toc_item* child : item->children()) {
+    if (budget == 0) return;
+    --budget;
+    out.push_back({collapse_spaces(clean_text(utf8(child->title()))), depth});
+    collect_outline(child, uint16_t(depth + 1), out, budget);
+  }
+}
+
+}  // namespace
+
+Document parse_pdf(std::string_view bytes, std::string source, const Limits& limits, const PdfOptions& options) {
+  silence_poppler();
+  if (bytes.size() > limits.max_source_bytes)
+    fail(Errc::unsupported, source + ": " + std::to_string(bytes.size()) + " bytes is more than the limit of " +
+                                std::to_string(limits.max_source_bytes) + " (Limits::max_source_bytes)");
+  if (bytes.size() > size_t(INT32_MAX)) fail(Errc::unsupported, source + ": PDF larger than 2 GiB");
+  if (bytes.substr(0, 1024).find("%PDF-") == std::string_view::npos)
+    fail(Errc::format, source + ": not a PDF (no %PDF- header)");
+  std::unique_ptr<poppler::document> doc(
+      poppler::document::load_from_raw_data(bytes.data(), int(bytes.size()), options.password, options.password));
+  if (!doc) {
+    // Poppler returns null both for damaged files and for encrypted ones it
+    // cannot open; an /Encrypt entry tells them apart.
+    if (bytes.find("/Encrypt") != std::string_view::npos)
+      fail(Errc::unsupported, source + ": encrypted PDF" +
+                                  (options.password.empty() ? ": a password is required" : ": wrong password"));
+    fail(Errc::format, source + ": damaged PDF that Poppler cannot open");
+  }
+  if (doc->is_locked())
+    fail(Errc::unsupported, source + ": encrypted PDF" +
+                                (options.password.empty() ? ": a password is required" : ": wrong password"));
+  const int n = doc->pages();
+  if (n < 0) fail(Errc::format, source + ": damaged PDF (negative page count)");
+  if (uint32_t(n) > limits.max_pages)
+    fail(Errc::unsupported, source + ": " + std::to_string(n) + " pages is more than the limit of " +
+                                std::to_string(limits.max_pages) + " (Limits::max_pages)");
+
+  DocumentBuilder builder(source, SourceFormat::pdf, limits);
+  builder.doc().content_hash = sha256_hex(bytes);
+  builder.doc().source_bytes = bytes.size();
+  builder.doc().pages = uint32_t(n);
+
+  std::vector<PdfPage> pages;
+  pages.reserve(size_t(n));
+  size_t total_words = 0, unreadable = 0;
+  const size_t max_words = limits.max_blocks * 64;
+  for (int i = 0; i < n; ++i) {
+    PdfPage page;
+    page.number = uint32_t(i + 1);
+    std::unique_ptr<poppler::page> p(doc->create_page(i));
+    if (!p) {
+      ++unreadable;
+      pages.push_back(std::move(page));
+      continue;
+    }
+    const poppler::rectf rect = p->page_rect(poppler::media_box);
+    page.width = rect.width();
+    page.height = rect.height();
+    if (p->orientation() == poppler::page::landscape || p->orientation() == poppler::page::seascape)
+      std::swap(page.width, page.height);
+    std::vector<poppler::text_box> boxes = p->text_list(poppler::page::text_list_include_font);
+    page.words.reserve(boxes.size());
+    for (poppler::text_box& b : boxes) {
+      if (b.get_wmode() == poppler::text_box::vertical_wmode) continue;  // vertical text: not in reading lines
+      PdfWord w;
+      w.text = utf8(b.text());
+      if (w.text.empty()) continue;
+      const poppler::rectf r = b.bbox();
+      w.box = {r.left(), r.top(), r.right(), r.bottom()};
+      if (b.has_font_info()) {
+        w.font_size = b.get_font_size();
+        w.bold = bold_font(b.get_font_name());
+      }
+      w.space_after = b.has_space_after();
+      page.words.push_back(std::move(w));
+    }
+    total_words += page.words.size();
+    if (total_words > max_words)
+      fail(Errc::unsupported, source + ": more than " + std::to_string(max_words) + " words (Limits::max_blocks x 64)");
+    pages.push_back(std::move(page));
+  }
+  if (unreadable) builder.doc().notes.push_back(std::to_string(unreadable) + " pages Poppler could not open");
+  if (total_words == 0 && n > 0)
+    builder.doc().notes.push_back("no text layer (scanned PDF?): nothing extracted; OCR is not supported");
+
+  std::vector<PdfOutlineEntry> outline;
+  if (options.use_outline) {
+    std::unique_ptr<poppler::toc> toc(doc->create_toc());
+    size_t budget = 100000;
+    if (toc) collect_outline(toc->root(), 1, outline, budget);
+  }
+  layout_pdf(pages, outline, builder, options.layout);
+  return std::move(builder).finish();
+}
+
+Document parse_pdf_file(const std::filesystem::path& path, const Limits& limits, const PdfOptions& options) {
+  const std::string bytes = read_file_limited(path, limits);
+  return parse_pdf(bytes, path.string(), limits, options);
+}
+
+}  // namespace folio::ingest

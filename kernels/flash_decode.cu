@@ -1,0 +1,310 @@
+// Block-sparse flash decoding: one query token per sequence.
+//
+// A plan row (sequence, KV head) is split over `splits` CTAs, each taking a
+// contiguous run of the row's blocks. Inside a CTA the G query heads of the KV
+// group form the 16 rows of one mma tile (rows >= G are zero), every K/V block
+// is loaded once (cp.async, kStages deep) and its 64 keys are shared by the 4
+// warps, 16 keys each; each warp keeps its own online-softmax state, merged
+// through shared memory at the end. The CTA writes an unnormalised partial
+// (max, sum, O) per head; a second kernel merges the splits (flash-decoding).
+// With one split the CTA writes the output directly.
+#include <algorithm>
+#include <cfloat>
+
+#include "kernels/attention_kernels.hpp"
+#include "kernels/mma_common.cuh"
+
+namespace folio::kernels {
+namespace {
+
+using namespace detail;
+
+constexpr int kWarps = 4, kThreads = 128, kStages = 3;
+
+struct DecodeParams {
+  const __nv_bfloat16* q;
+  __nv_bfloat16* o;
+  int64_t q_stride, o_stride;
+  const int32_t* seq_lens;
+  int n_heads, n_kv_heads, group, splits;
+  float scale_log2;
+  PagedKv kv;
+  DevicePlan plan;
+  float* part_o;   // [batch * n_heads][splits][d]
+  float* part_ml;  // [batch * n_heads][splits][2]: max (scaled, base 2) and sum
+};
+
+template <int kD>
+__global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodeParams p) {
+  constexpr int kChunks = kD / 8, kTile = 64 * kD * 2;  // bytes of one K or V block
+  extern __shared__ __align__(128) unsigned char smem[];
+  const uint32_t q_s = smem_addr(smem);
+  const uint32_t kv_s = q_s + 16 * kD * 2;  // stage s: K at kv_s + 2*s*kTile, V after it
+
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
+  const int split = blockIdx.x, row = blockIdx.y;
+  const int seq = row / p.n_kv_heads, kv_head = row % p.n_kv_heads, G = p.group;
+  const int64_t n_keys = p.seq_lens[seq];
+  const int32_t row_begin = p.plan.row_offsets[row];
+  const int32_t row_count = p.plan.row_counts ? p.plan.row_counts[row] : p.plan.row_offsets[row + 1] - row_begin;
+  const int per = (row_count + p.splits - 1) / p.splits;
+  const int first = min(row_count, split * per), count = min(row_count, first + per) - first;
+  const int32_t* blocks = p.plan.block_indices + row_begin + first;
+  const int32_t* table = p.kv.block_table ? p.kv.block_table + int64_t(seq) * p.kv.block_table_stride : nullptr;
+
+  for (int i = tid; i < 16 * kChunks; i += kThreads) {
+    const int r = i / kChunks, chunk = i % kChunks;
+    const bool valid = r < G;
+    const __nv_bfloat16* src = valid ? p.q + seq * p.q_stride + int64_t(kv_head * G + r) * kD + chunk * 8 : p.q;
+    cp_async_16(q_s + swizzle<kD>(r, chunk) * 2, src, valid ? 16 : 0);
+  }
+  auto load_block = [&](int entry, int stage) {
+    const int j = blocks[entry];
+    const int64_t page = table ? table[j] : j;
+    const uint32_t k_tile = kv_s + stage * 2 * kTile;
+    load_kv_block<kD, kThreads>(k_tile, p.kv.k + kv_head * p.kv.head_stride, page, p.kv.page_stride,
+                                p.kv.row_stride, j, n_keys, tid);
+    load_kv_block<kD, kThreads>(k_tile + kTile, p.kv.v + kv_head * p.kv.head_stride, page, p.kv.page_stride,
+                                p.kv.row_stride, j, n_keys, tid);
+  };
+#pragma unroll
+  for (int s = 0; s < kStages - 1; ++s) {
+    if (s < count) load_block(s, s);
+    cp_async_commit();
+  }
+
+  const int quad = lane % 4;
+  uint32_t qf[kD / 16][4];
+  float o[kD / 8][4];
+#pragma unroll
+  for (int n = 0; n < kD / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
+
+  for (int e = 0; e < count; ++e) {
+    const int stage = e % kStages;
+    if (e + kStages - 1 < count) load_block(e + kStages - 1, (e + kStages - 1) % kStages);
+    cp_async_commit();
+    cp_async_wait<kStages - 1>();
+    __syncthreads();
+    if (e == 0) {
+#pragma unroll
+      for (int kk = 0; kk < kD / 16; ++kk) {
+        const int r = (lane & 7) + ((lane >> 3) & 1) * 8;
+        ldmatrix_x4(qf[kk], q_s + swizzle<kD>(r, kk * 2 + (lane >> 4)) * 2);
+      }
+    }
+    const uint32_t k_tile = kv_s + stage * 2 * kTile, v_tile = k_tile + kTile;
+    const int64_t key0 = int64_t(blocks[e]) * 64 + warp * 16;
+    float s[2][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
+#pragma unroll
+    for (int kk = 0; kk < kD / 16; ++kk) {
+      uint32_t b[4];
+      const int key = warp * 16 + (lane & 7) + (lane >> 4) * 8;
+      ldmatrix_x4(b, k_tile + swizzle<kD>(key, kk * 2 + ((lane >> 3) & 1)) * 2);
+      mma_bf16(s[0], qf[kk], b[0], b[1]);
+      mma_bf16(s[1], qf[kk], b[2], b[3]);
+    }
+    if (key0 + 16 > n_keys) {
+#pragma unroll
+      for (int n = 0; n < 2; ++n)
+#pragma unroll
+        for (int c = 0; c < 4; ++c)
+          if (key0 + n * 8 + quad * 2 + (c & 1) >= n_keys) s[n][c] = -INFINITY;
+    }
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const float mx = quad_max(fmaxf(fmaxf(s[0][2 * half], s[0][2 * half + 1]), fmaxf(s[1][2 * half], s[1][2 * half + 1])));
+      const float m_new = fmaxf(m[half], mx);
+      const float m_use = m_new == -INFINITY ? 0.0f : m_new * p.scale_log2;
+      const float alpha = fast_exp2(m[half] * p.scale_log2 - m_use);
+      m[half] = m_new;
+      float sum = 0.0f;
+#pragma unroll
+      for (int n = 0; n < 2; ++n) {
+        s[n][2 * half] = fast_exp2(s[n][2 * half] * p.scale_log2 - m_use);
+        s[n][2 * half + 1] = fast_exp2(s[n][2 * half + 1] * p.scale_log2 - m_use);
+        sum += s[n][2 * half] + s[n][2 * half + 1];
+      }
+      l[half] = l[half] * alpha + sum;
+#pragma unroll
+      for (int n = 0; n < kD / 8; ++n) {
+        o[n][2 * half] *= alpha;
+        o[n][2 * half + 1] *= alpha;
+      }
+    }
+    const uint32_t a[4] = {pack_bf16(s[0][0], s[0][1]), pack_bf16(s[0][2], s[0][3]), pack_bf16(s[1][0], s[1][1]),
+                           pack_bf16(s[1][2], s[1][3])};
+#pragma unroll
+    for (int dp = 0; dp < kD / 16; ++dp) {
+      uint32_t b[4];
+      const int key = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+      ldmatrix_x4_trans(b, v_tile + swizzle<kD>(key, dp * 2 + (lane >> 4)) * 2);
+      mma_bf16(o[2 * dp], a, b[0], b[1]);
+      mma_bf16(o[2 * dp + 1], a, b[2], b[3]);
+    }
+    __syncthreads();
+  }
+  cp_async_wait<0>();
+  __syncthreads();
+
+  // Merge the 4 warps' states in shared memory (the K/V stages are free now).
+  float* red_o = reinterpret_cast<float*>(smem + 16 * kD * 2);  // [kWarps][16][kD]
+  float* red_m = red_o + kWarps * 16 * kD;                      // [kWarps][16]
+  float* red_l = red_m + kWarps * 16;
+  const int group_id = lane / 4;
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const int r = group_id + half * 8;
+    const float total = quad_sum(l[half]);
+    if (quad == 0) {
+      red_m[warp * 16 + r] = m[half] == -INFINITY ? -INFINITY : m[half] * p.scale_log2;
+      red_l[warp * 16 + r] = total;
+    }
+#pragma unroll
+    for (int n = 0; n < kD / 8; ++n) {
+      red_o[(warp * 16 + r) * kD + n * 8 + quad * 2] = o[n][2 * half];
+      red_o[(warp * 16 + r) * kD + n * 8 + quad * 2 + 1] = o[n][2 * half + 1];
+    }
+  }
+  __syncthreads();
+  for (int i = tid; i < G * kD; i += kThreads) {
+    const int r = i / kD, c = i % kD;
+    float mx = -INFINITY;
+#pragma unroll
+    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, red_m[w * 16 + r]);
+    float sum = 0.0f, acc = 0.0f;
+    if (mx != -INFINITY) {
+#pragma unroll
+      for (int w = 0; w < kWarps; ++w) {
+        const float f = fast_exp2(red_m[w * 16 + r] - mx);
+        sum += f * red_l[w * 16 + r];
+        acc += f * red_o[(w * 16 + r) * kD + c];
+      }
+    }
+    const int h = kv_head * G + r;
+    if (p.splits == 1) {
+      p.o[seq * p.o_stride + int64_t(h) * kD + c] = __float2bfloat16(sum > 0.0f ? acc / sum : 0.0f);
+    } else {
+      const int64_t slot = (int64_t(seq) * p.n_heads + h) * p.splits + split;
+      p.part_o[slot * kD + c] = acc;
+      if (c == 0) {
+        p.part_ml[slot * 2] = mx;
+        p.part_ml[slot * 2 + 1] = sum;
+      }
+    }
+  }
+}
+
+// One CTA per (sequence, head): out = sum_s 2^(m_s - M) O_s / sum_s 2^(m_s - M) l_s.
+// The split weights go to shared memory first; then kMergeThreads / head_dim
+// groups of threads each sum a strided share of the splits for every channel
+// (all their loads in flight at once: the merge is latency-bound, not
+// bandwidth-bound), and the groups' partial sums are added in shared memory.
+constexpr int kMaxSplits = 1024, kMergeThreads = 1024;
+__global__ void __launch_bounds__(kMergeThreads) merge_splits_kernel(const DecodeParams p, int head_dim) {
+  __shared__ float weight[kMaxSplits];
+  __shared__ float partial[kMergeThreads];
+  __shared__ float red[kMergeThreads / 32];
+  const int64_t sh = blockIdx.x;  // seq * n_heads + h
+  const int seq = int(sh / p.n_heads), h = int(sh % p.n_heads);
+  const int tid = threadIdx.x, n_warps = kMergeThreads / 32;
+  const float* ml = p.part_ml + sh * p.splits * 2;
+  float mx = -INFINITY;
+  for (int s = tid; s < p.splits; s += kMergeThreads) mx = fmaxf(mx, ml[2 * s]);
+  for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+  if (tid % 32 == 0) red[tid / 32] = mx;
+  __syncthreads();
+  mx = -INFINITY;
+  for (int w = 0; w < n_warps; ++w) mx = fmaxf(mx, red[w]);
+  __syncthreads();
+  float sum = 0.0f;
+  for (int s = tid; s < p.splits; s += kMergeThreads) {
+    const float w = mx == -INFINITY ? 0.0f : fast_exp2(ml[2 * s] - mx);
+    weight[s] = w;
+    sum += w * ml[2 * s + 1];
+  }
+  for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+  if (tid % 32 == 0) red[tid / 32] = sum;
+  __syncthreads();
+  sum = 0.0f;
+  for (int w = 0; w < n_warps; ++w) sum += red[w];
+  const int groups = kMergeThreads / head_dim, g = tid / head_dim, c = tid % head_dim;
+  const float* po = p.part_o + sh * p.splits * head_dim;
+  float acc = 0.0f;
+#pragma unroll 4
+  for (int s = g; s < p.splits; s += groups) acc += weight[s] * po[s * head_dim + c];
+  partial[tid] = acc;
+  __syncthreads();
+  if (g == 0) {
+    for (int k = 1; k < groups; ++k) acc += partial[k * head_dim + c];
+    p.o[seq * p.o_stride + int64_t(h) * head_dim + c] = __float2bfloat16(sum > 0.0f ? acc / sum : 0.0f);
+  }
+}
+
+template <int kD>
+constexpr int decode_smem_bytes() {
+  constexpr int kStageBytes = 2 * 64 * kD * 2;
+  constexpr int kMergeBytes = (kWarps * 16 * kD + 2 * kWarps * 16) * 4;
+  return 16 * kD * 2 + (kStages * kStageBytes > kMergeBytes ? kStages * kStageBytes : kMergeBytes);
+}
+
+template <int kD>
+cudaError_t launch(const DecodeArgs& a, cudaStream_t stream) {
+  DecodeParams p;
+  p.q = a.q;
+  p.o = a.o;
+  p.q_stride = a.q_token_stride;
+  p.o_stride = a.o_token_stride;
+  p.seq_lens = a.seq_lens;
+  p.n_heads = a.n_heads;
+  p.n_kv_heads = a.n_kv_heads;
+  p.group = a.n_heads / a.n_kv_heads;
+  p.scale_log2 = a.scale * 1.4426950408889634f;
+  p.kv = a.kv;
+  p.plan = a.plan;
+  p.splits = std::max(1, a.splits);
+  if (p.splits > kMaxSplits) return cudaErrorInvalidValue;
+  p.part_o = a.workspace;
+  p.part_ml = a.workspace + size_t(a.batch) * a.n_heads * p.splits * kD;
+  if (p.splits > 1 && a.workspace == nullptr) return cudaErrorInvalidValue;
+  constexpr int smem = decode_smem_bytes<kD>();
+  cudaError_t err =
+      cudaFuncSetAttribute(flash_decode_kernel<kD>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+  if (err != cudaSuccess) return err;
+  flash_decode_kernel<kD><<<dim3(p.splits, a.batch * a.n_kv_heads), kThreads, smem, stream>>>(p);
+  if (p.splits > 1) merge_splits_kernel<<<a.batch * a.n_heads, kMergeThreads, 0, stream>>>(p, kD);
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+int decode_splits(int batch, int n_kv_heads, int max_row_blocks, int sm_count, int head_dim) {
+  // Exactly one wave: as many CTAs as fit on the device at once (fewer when a
+  // row has few blocks: at least 2 blocks per split).
+  int per_sm = 0;
+  if (head_dim == 64)
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, flash_decode_kernel<64>, kThreads, decode_smem_bytes<64>());
+  else
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, flash_decode_kernel<128>, kThreads, decode_smem_bytes<128>());
+  // Before the first launch raises the kernel's shared-memory limit the query can
+  // answer 0: assume the 227 KB an sm_90 multiprocessor gives.
+  if (per_sm == 0) per_sm = std::max(1, (227 * 1024) / (head_dim == 64 ? decode_smem_bytes<64>() : decode_smem_bytes<128>()));
+  const int rows = std::max(1, batch * n_kv_heads);
+  const int want = std::max(1, std::max(1, sm_count) * per_sm / rows);
+  return std::max(1, std::min({want, (max_row_blocks + 1) / 2, kMaxSplits}));
+}
+
+size_t decode_workspace_floats(int batch, int n_heads, int head_dim, int splits) {
+  return size_t(batch) * size_t(n_heads) * size_t(splits) * size_t(head_dim + 2);
+}
+
+cudaError_t attention_decode(const DecodeArgs& a, cudaStream_t stream) {
+  if (a.batch <= 0 || a.n_heads <= 0 || a.n_kv_heads <= 0 || a.n_heads % a.n_kv_heads != 0 ||
+      a.n_heads / a.n_kv_heads > 16)
+    return cudaErrorInvalidValue;
+  if (a.head_dim == 128) return launch<128>(a, stream);
+  if (a.head_dim == 64) return launch<64>(a, stream);
+  return cudaErrorInvalidValue;
+}
+
+}  // namespace folio::kernels

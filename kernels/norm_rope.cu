@@ -1,0 +1,204 @@
+// Conversions, embedding, RMSNorm, per-head RMSNorm, RoPE, residual add, SwiGLU
+// and the random fill used by benchmarks (see model_ops.hpp).
+#include <algorithm>
+
+#include "kernels/model_ops.hpp"
+#include "kernels/ops_common.cuh"
+
+namespace folio::kernels::ops {
+namespace {
+
+using namespace detail;
+
+__global__ void f32_to_bf16_kernel(const float* x, int64_t xs, int64_t rows, int64_t cols, bf16* y, int64_t ys) {
+  const int64_t total = rows * cols;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / cols, c = i % cols;
+    y[r * ys + c] = __float2bfloat16(x[r * xs + c]);
+  }
+}
+
+__global__ void bf16_to_f32_kernel(const bf16* x, int64_t xs, int64_t rows, int64_t cols, float* y, int64_t ys) {
+  const int64_t total = rows * cols;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t r = i / cols, c = i % cols;
+    y[r * ys + c] = __bfloat162float(x[r * xs + c]);
+  }
+}
+
+__global__ void embed_kernel(const bf16* table, int64_t cols, const int32_t* ids, float* out, int64_t os) {
+  const int64_t t = blockIdx.x;
+  const bf16* src = table + int64_t(ids[t]) * cols;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) out[t * os + c] = __bfloat162float(src[c]);
+}
+
+// One block per row. Each thread reads then writes only its own elements, so y may alias x.
+__global__ void rms_norm_kernel(const float* x, int64_t xs, int64_t cols, const float* gamma, float eps, float* y,
+                                int64_t ys) {
+  const float* xr = x + blockIdx.x * xs;
+  float* yr = y + blockIdx.x * ys;
+  float ss = 0.0f;
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) ss += xr[c] * xr[c];
+  ss = block_sum(ss);
+  const float inv = 1.0f / sqrtf(ss / float(cols) + eps);
+  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) yr[c] = xr[c] * inv * gamma[c];
+}
+
+// One warp per (row, head).
+__global__ void head_rms_norm_kernel(float* x, int64_t xs, int64_t rows, int n_heads, int head_dim,
+                                     const float* gamma, float eps) {
+  const int64_t task = blockIdx.x * int64_t(blockDim.x >> 5) + (threadIdx.x >> 5);
+  if (task >= rows * n_heads) return;
+  const int lane = threadIdx.x & 31;
+  float* v = x + (task / n_heads) * xs + (task % n_heads) * head_dim;
+  float ss = 0.0f;
+  for (int c = lane; c < head_dim; c += 32) ss += v[c] * v[c];
+  ss = warp_sum(ss);
+  const float inv = 1.0f / sqrtf(ss / float(head_dim) + eps);
+  for (int c = lane; c < head_dim; c += 32) v[c] = v[c] * inv * gamma[c];
+}
+
+// One thread per (row, rotated pair): the angle's sin/cos (the costly part at
+// long-context positions) are computed once and applied to every head of the row.
+// inv_freq as transformers computes it, in f32.
+__global__ void rope_kernel(float* x, int64_t xs, int64_t rows, int n_heads, int head_dim, int64_t pos0, float theta,
+                            int rot, bool neox) {
+  const int half = rot / 2;
+  const int64_t total = rows * half;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
+    const int p = int(i % half);
+    const int64_t r = i / half;
+    const float inv = 1.0f / powf(theta, float(2 * p) / float(rot));
+    const float a = float(pos0 + r) * inv;
+    float s, c;
+    sincosf(a, &s, &c);
+    const int i1 = neox ? p : 2 * p, i2 = neox ? p + half : 2 * p + 1;
+    float* row = x + r * xs;
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = row + int64_t(h) * head_dim;
+      const float x1 = v[i1], x2 = v[i2];
+      v[i1] = x1 * c - x2 * s;
+      v[i2] = x2 * c + x1 * s;
+    }
+  }
+}
+
+// grid (column blocks, rows): no 64-bit division per element.
+__global__ void add_kernel(float* y, int64_t ys, const float* x, int64_t xs, int64_t cols) {
+  const int64_t r = blockIdx.y;
+  float* yr = y + r * ys;
+  const float* xr = x + r * xs;
+  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < cols; c += int64_t(gridDim.x) * blockDim.x)
+    yr[c] += xr[c];
+}
+
+__global__ void silu_mul_kernel(const float* g, const float* u, int64_t n, bf16* h) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const float a = g[i];
+    h[i] = __float2bfloat16(a / (1.0f + expf(-a)) * u[i]);
+  }
+}
+
+__device__ __forceinline__ uint64_t mix64(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+__device__ __forceinline__ float uniform_at(uint64_t seed, int64_t i, float centre, float half_width) {
+  const uint64_t h = mix64(seed * 0x100000001b3ull ^ mix64(uint64_t(i)));
+  const float u = float(h >> 40) * (1.0f / 16777216.0f);  // [0, 1)
+  return centre + half_width * (2.0f * u - 1.0f);
+}
+
+__global__ void random_bf16_kernel(bf16* p, int64_t n, uint64_t seed, float centre, float hw) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    p[i] = __float2bfloat16(uniform_at(seed, i, centre, hw));
+}
+
+__global__ void random_f32_kernel(float* p, int64_t n, uint64_t seed, float centre, float hw) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    p[i] = uniform_at(seed, i, centre, hw);
+}
+
+constexpr int kThreads = 256;
+
+}  // namespace
+
+cudaError_t f32_to_bf16(const float* x, int64_t xs, int64_t rows, int64_t cols, bf16* y, int64_t ys, cudaStream_t s) {
+  if (rows * cols == 0) return cudaSuccess;
+  f32_to_bf16_kernel<<<grid_for(rows * cols, kThreads), kThreads, 0, s>>>(x, xs, rows, cols, y, ys);
+  return cudaGetLastError();
+}
+
+cudaError_t bf16_to_f32(const bf16* x, int64_t xs, int64_t rows, int64_t cols, float* y, int64_t ys, cudaStream_t s) {
+  if (rows * cols == 0) return cudaSuccess;
+  bf16_to_f32_kernel<<<grid_for(rows * cols, kThreads), kThreads, 0, s>>>(x, xs, rows, cols, y, ys);
+  return cudaGetLastError();
+}
+
+cudaError_t embed(const bf16* table, int64_t cols, const int32_t* ids, int64_t n, float* out, int64_t os,
+                  cudaStream_t s) {
+  if (n == 0) return cudaSuccess;
+  embed_kernel<<<unsigned(n), kThreads, 0, s>>>(table, cols, ids, out, os);
+  return cudaGetLastError();
+}
+
+cudaError_t rms_norm(const float* x, int64_t xs, int64_t rows, int64_t cols, const float* gamma, float eps, float* y,
+                     int64_t ys, cudaStream_t s) {
+  if (rows == 0) return cudaSuccess;
+  rms_norm_kernel<<<unsigned(rows), kThreads, 0, s>>>(x, xs, cols, gamma, eps, y, ys);
+  return cudaGetLastError();
+}
+
+cudaError_t head_rms_norm(float* x, int64_t xs, int64_t rows, int n_heads, int head_dim, const float* gamma, float eps,
+                          cudaStream_t s) {
+  const int64_t tasks = rows * n_heads;
+  if (tasks == 0) return cudaSuccess;
+  head_rms_norm_kernel<<<unsigned((tasks + 7) / 8), kThreads, 0, s>>>(x, xs, rows, n_heads, head_dim, gamma, eps);
+  return cudaGetLastError();
+}
+
+cudaError_t rope(float* x, int64_t xs, int64_t rows, int n_heads, int head_dim, int64_t pos0, float theta,
+                 int rot_dims, bool neox, cudaStream_t s) {
+  const int rot = rot_dims > 0 ? rot_dims : head_dim;
+  const int64_t total = rows * (rot / 2);
+  if (total == 0 || n_heads == 0) return cudaSuccess;
+  rope_kernel<<<grid_for(total, kThreads), kThreads, 0, s>>>(x, xs, rows, n_heads, head_dim, pos0, theta, rot, neox);
+  return cudaGetLastError();
+}
+
+cudaError_t add(float* y, int64_t ys, const float* x, int64_t xs, int64_t rows, int64_t cols, cudaStream_t s) {
+  if (rows * cols == 0) return cudaSuccess;
+  if (rows > 65535) {  // grid.y limit: split the rows
+    for (int64_t r0 = 0; r0 < rows; r0 += 65535) {
+      const cudaError_t err = add(y + r0 * ys, ys, x + r0 * xs, xs, std::min<int64_t>(65535, rows - r0), cols, s);
+      if (err != cudaSuccess) return err;
+    }
+    return cudaSuccess;
+  }
+  const unsigned col_blocks = unsigned(std::min<int64_t>((cols + kThreads - 1) / kThreads, 8));
+  add_kernel<<<dim3(col_blocks, unsigned(rows)), kThreads, 0, s>>>(y, ys, x, xs, cols);
+  return cudaGetLastError();
+}
+
+cudaError_t silu_mul_bf16(const float* g, const float* u, int64_t n, bf16* h, cudaStream_t s) {
+  if (n == 0) return cudaSuccess;
+  silu_mul_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(g, u, n, h);
+  return cudaGetLastError();
+}
+
+cudaError_t random_fill_bf16(bf16* p, int64_t n, uint64_t seed, float centre, float hw, cudaStream_t s) {
+  if (n == 0) return cudaSuccess;
+  random_bf16_kernel<<<grid_for(n, kThreads, 132 * 64), kThreads, 0, s>>>(p, n, seed, centre, hw);
+  return cudaGetLastError();
+}
+
+cudaError_t random_fill_f32(float* p, int64_t n, uint64_t seed, float centre, float hw, cudaStream_t s) {
+  if (n == 0) return cudaSuccess;
+  random_f32_kernel<<<grid_for(n, kThreads, 132 * 64), kThreads, 0, s>>>(p, n, seed, centre, hw);
+  return cudaGetLastError();
+}
+
+}  // namespace folio::kernels::ops

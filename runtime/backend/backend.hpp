@@ -1,0 +1,211 @@
+// Backend: the narrow set of operations a transformer forward pass needs.
+//
+// The model code (runtime/model) is written once against this interface; the CPU
+// backend (runtime/backend/cpu) is the exact f32 oracle and the CUDA backend
+// (runtime/backend/cuda) must match it within stated tolerances.
+//
+// Memory model. Every tensor an operation touches lives in the backend's memory
+// (host memory for the CPU backend, device memory for CUDA):
+//   * Weights are uploaded once (`upload`) and referenced through a `Weight`,
+//     which keeps the stored element type (F32/F16/BF16/Q8_0): matmuls read the
+//     stored type directly, there is no f32 copy of the model.
+//   * Activations are f32 row-major matrices (`Act`), one row per token, in
+//     buffers the backend allocates (`alloc`). Only logits (and test inputs)
+//     cross to the host, through `to_host` / `from_host`.
+//   * The KV cache is created by the backend (`make_kv_cache`) so it lives where
+//     attention runs; it is paged in blocks of kv::kBlockTokens tokens, each block
+//     with a per-KV-head summary that the sparse-attention planner scores.
+// Operations may run asynchronously (CUDA streams); `to_host` synchronises.
+//
+// Token positions are absolute positions in the sequence; a batch of n rows
+// handed to `kv_write` / `attention` covers positions pos0 .. pos0+n-1.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "runtime/attention/config.hpp"
+#include "runtime/attention/plan.hpp"
+#include "runtime/kv/kv_config.hpp"
+
+namespace folio::backend {
+
+// Element type a weight is stored in. Values match the GGUF/ggml type numbers.
+enum class WeightType : uint32_t { f32 = 0, f16 = 1, q8_0 = 8, bf16 = 30 };
+inline const char* weight_type_name(WeightType t) noexcept {
+  switch (t) {
+    case WeightType::f32: return "f32";
+    case WeightType::f16: return "f16";
+    case WeightType::q8_0: return "q8_0";
+    case WeightType::bf16: return "bf16";
+  }
+  return "?";
+}
+// Bytes of one row of `cols` elements (cols must be a multiple of 32 for q8_0:
+// blocks of one f16 scale + 32 int8).
+inline size_t weight_row_bytes(WeightType t, int64_t cols) {
+  switch (t) {
+    case WeightType::f32: return size_t(cols) * 4;
+    case WeightType::f16:
+    case WeightType::bf16: return size_t(cols) * 2;
+    case WeightType::q8_0: return size_t(cols) / 32 * 34;
+  }
+  return 0;
+}
+
+// A weight as it lies in host memory (e.g. inside an mmap'd GGUF file): `count`
+// matrices (experts; 1 for ordinary weights), each `rows` x `cols`, row-major,
+// rows contiguous. For a projection y = W x, rows = output features and
+// cols = input features (GGUF shape {cols, rows, count}).
+struct HostWeight {
+  std::string name;
+  WeightType type = WeightType::f32;
+  int64_t count = 1, rows = 0, cols = 0;
+  std::span<const std::byte> bytes;  // exactly count * rows * weight_row_bytes(type, cols)
+};
+
+// A weight in backend memory. `data` is a host pointer for the CPU backend and a
+// device pointer for CUDA; `keep` owns whatever must outlive it (nothing when the
+// CPU backend borrows the mmap'd file, which must then outlive the weight).
+struct Weight {
+  std::string name;
+  WeightType type = WeightType::f32;
+  int64_t count = 1, rows = 0, cols = 0;
+  const void* data = nullptr;
+  size_t row_bytes = 0;  // weight_row_bytes(type, cols)
+  std::shared_ptr<const void> keep;
+
+  const std::byte* matrix(int64_t i) const {
+    return static_cast<const std::byte*>(data) + size_t(i) * size_t(rows) * row_bytes;
+  }
+  bool empty() const noexcept { return data == nullptr; }
+};
+
+// A dense row-major f32 matrix view in backend memory: `rows` tokens x `cols`
+// features, consecutive rows `stride` floats apart (stride >= cols).
+struct Act {
+  float* data = nullptr;
+  int64_t rows = 0, cols = 0, stride = 0;
+
+  float* row(int64_t r) const { return data + r * stride; }
+  // Rows [first, first + n) as a view.
+  Act slice_rows(int64_t first, int64_t n) const { return {data + first * stride, n, cols, stride}; }
+  // Columns [first, first + n) of every row (a head, or q within a fused qkv).
+  Act slice_cols(int64_t first, int64_t n) const { return {data + first, rows, n, stride}; }
+};
+
+// Backend memory holding f32 values; freed by the backend's deleter.
+struct Buffer {
+  std::shared_ptr<float> ptr;
+  int64_t n_floats = 0;
+
+  // A rows x cols view at the start of the buffer (rows * cols <= n_floats).
+  Act view(int64_t rows, int64_t cols) const { return {ptr.get(), rows, cols, cols}; }
+};
+
+struct RopeParams {
+  enum class Style { neox, interleaved };  // neox: rotate halves (qwen3); interleaved: pairs (llama.cpp llama)
+  Style style = Style::neox;
+  float theta = 10000.0f;
+  int rot_dims = 0;  // leading dims of each head rotated; 0 = the whole head
+};
+
+struct MoeWeights {
+  const Weight* router = nullptr;  // [n_expert rows][d cols], f32 logits
+  const Weight* gate = nullptr;    // count = n_expert, [ff][d]
+  const Weight* up = nullptr;      // count = n_expert, [ff][d]
+  const Weight* down = nullptr;    // count = n_expert, [d][ff]
+};
+
+struct MoeParams {
+  int n_used = 8;              // experts per token (top-k of the router softmax)
+  bool normalize_topk = true;  // renormalise the k chosen probabilities to sum to 1
+};
+
+// Optional routing statistics (host memory): tokens routed to each expert.
+struct MoeStats {
+  std::span<int64_t> tokens_per_expert;
+};
+
+struct AttentionParams {
+  int n_heads = 0, n_kv_heads = 0, head_dim = 0;
+  float scale = 0.0f;  // usually 1/sqrt(head_dim)
+};
+
+// Keys/values of all layers of one sequence, in backend memory, paged in blocks
+// of kv::kBlockTokens tokens with per-block summaries (see runtime/kv).
+class KvCache {
+ public:
+  virtual ~KvCache() = default;
+  virtual const kv::CacheConfig& config() const noexcept = 0;
+  // Tokens stored (positions 0 .. size()-1), counted on layer 0.
+  virtual int64_t size() const noexcept = 0;
+  // Forgets positions >= n_tokens (n_tokens <= size()).
+  virtual void truncate(int64_t n_tokens) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const noexcept = 0;
+
+  // --- memory --------------------------------------------------------------
+  virtual Buffer alloc(int64_t n_floats) = 0;
+  virtual Weight upload(const HostWeight& w) = 0;
+  virtual std::unique_ptr<KvCache> make_kv_cache(const kv::CacheConfig& config) = 0;
+  virtual void to_host(const Act& src, std::span<float> dst) = 0;    // dst: rows*cols, packed
+  virtual void from_host(std::span<const float> src, const Act& dst) = 0;
+
+  // --- element-wise and normalisation --------------------------------------
+  // out[i] = row `ids[i]` of `table` ([vocab][d]) as f32.
+  virtual void embed(const Weight& table, std::span<const int32_t> ids, const Act& out) = 0;
+  // y = rmsnorm(x) * gamma over each row (gamma: 1 row of x.cols). y may alias x.
+  virtual void rms_norm(const Act& x, const Weight& gamma, float eps, const Act& y) = 0;
+  // In place: RMSNorm of each head_dim slice of each row, with gamma of length
+  // head_dim (qwen3's q_norm / k_norm, applied before RoPE).
+  virtual void head_rms_norm(const Act& x, int head_dim, const Weight& gamma, float eps) = 0;
+  // In place: rotary embedding of every head of every row; row r is at position pos0 + r.
+  virtual void rope(const Act& x, int head_dim, int64_t pos0, const RopeParams& p) = 0;
+  // y += x
+  virtual void add(const Act& y, const Act& x) = 0;
+
+  // --- matmuls -------------------------------------------------------------
+  // y = x W^T: x [n][w.cols], y [n][w.rows]; matrix `index` of a stacked weight.
+  virtual void matmul(const Act& x, const Weight& w, const Act& y, int64_t index = 0) = 0;
+  // Dense SwiGLU feed-forward: out = down(silu(gate x) * up x).
+  virtual void ffn_swiglu(const Act& x, const Weight& gate, const Weight& up, const Weight& down,
+                          const Act& out) = 0;
+  // Mixture of experts: router softmax, top-k (ties to the lower index),
+  // optional renormalisation, SwiGLU experts weighted and summed into out.
+  // Tokens are grouped by expert so each expert runs one GEMM per batch.
+  virtual void moe(const Act& x, const MoeWeights& w, const MoeParams& p, const Act& out,
+                   MoeStats* stats = nullptr) = 0;
+
+  // --- attention -----------------------------------------------------------
+  // Stores k, v ([n][n_kv_heads*head_dim]) of `layer` at positions pos0..pos0+n-1
+  // and updates the block summaries of the blocks they touch.
+  virtual void kv_write(KvCache& cache, int layer, int64_t pos0, const Act& k, const Act& v) = 0;
+  // out = softmax(q K^T * scale) V per query head, GQA (query head h reads KV
+  // head h / (n_heads / n_kv_heads)), causal: query row r (position pos0 + r)
+  // sees cache positions 0 .. pos0 + r. With `plan`, only the KV blocks (and
+  // global positions) the plan lists for each query block and KV head are read;
+  // without, every block (dense, exact).
+  virtual void attention(const Act& q, KvCache& cache, int layer, int64_t pos0,
+                         const AttentionParams& p, const Act& out, const attn::Plan* plan = nullptr) = 0;
+
+  // Sparse-attention plan for queries q (after RoPE) at positions pos0.. over
+  // the cache of `layer` (K/V of these queries already written): scores the
+  // cache's block summaries and picks sink, window, global and top-k blocks
+  // (runtime/attention/planner.hpp). config.dense gives the dense plan.
+  virtual attn::Plan plan_attention(const Act& q, KvCache& cache, int layer, int64_t pos0, const AttentionParams& p,
+                                    std::span<const int32_t> global_positions, const attn::SparseConfig& config) = 0;
+
+  // Blocks until queued work is done.
+  virtual void synchronize() = 0;
+};
+
+}  // namespace folio::backend

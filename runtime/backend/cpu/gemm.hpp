@@ -1,0 +1,68 @@
+// Matrix products of f32 activations by weights in their stored type.
+//
+//   y[n][m] = x[n][k] . W[m][k]^T      (W: m rows of k elements, F32/F16/BF16/Q8_0)
+//
+// Prefill (n >= kGemmMinRows) uses a register-blocked GEMM: the tokens are packed
+// once, transposed into panels of 32 ([k][32], zero-padded), and each thread
+// converts groups of 14 weight rows to f32 and runs a 14 x 32 outer-product
+// micro-kernel over them (28 zmm accumulators, the weight element broadcast
+// straight from memory). Every output is one sequential FMA chain over k, so
+// results do not depend on the thread count or on how rows are split.
+// Decode (small n) is a GEMV: each weight row is converted once and dotted with
+// every token row.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "runtime/backend/backend.hpp"
+
+namespace folio::cpu {
+
+class ThreadPool;
+
+inline constexpr int64_t kGemmMinRows = 8;
+// Weight rows per micro-kernel call: 14 x 2 accumulators fill 28 of AVX-512's
+// 32 registers; narrower machines get a size that does not spill.
+#if defined(__AVX512F__)
+inline constexpr int kGemmRowBlock = 14;
+#else
+inline constexpr int kGemmRowBlock = 4;
+#endif
+inline constexpr int kGemmPanel = 32;  // tokens per packed panel (two v16)
+
+struct WeightRows {
+  backend::WeightType type = backend::WeightType::f32;
+  const std::byte* data = nullptr;  // first row
+  size_t row_bytes = 0;
+  int64_t rows = 0, cols = 0;
+};
+
+// y (ldy floats between rows) = x (ldx) . W^T. y must not alias x.
+void matmul(ThreadPool& pool, const float* x, int64_t ldx, int64_t n, const WeightRows& w, float* y,
+            int64_t ldy);
+
+// Building blocks, for callers that schedule many GEMMs in one parallel run
+// (the MoE runs all experts' row blocks together).
+//
+// Floats needed to pack n rows of k: ceil(n / 32) panels of [k][32].
+int64_t packed_x_floats(int64_t n, int64_t k);
+// dst[(panel * k + p) * 32 + t] = x[panel * 32 + t][p], zero-padded.
+void pack_x(const float* x, int64_t ldx, int64_t n, int64_t k, float* dst);
+// y[i][j0 .. j0+mr) for all n packed tokens, mr = min(kGemmRowBlock, rows - j0).
+// wbuf: scratch of kGemmRowBlock * k floats.
+void gemm_row_block(const WeightRows& w, int64_t j0, const float* xt, int64_t n, float* y, int64_t ldy, float* wbuf);
+// The same, writing the output in packed layout (yt[(panel * w.rows + j) * 32 + t],
+// padding tokens included): the form pack_x produces, so the result can feed
+// the next GEMM directly (MoE gate/up -> down) without a transpose.
+void gemm_row_block_packed(const WeightRows& w, int64_t j0, const float* xt, int64_t n, float* yt, float* wbuf);
+// y[i][j0 .. j1) by dot products (small n). wbuf: scratch of k floats.
+void gemv_rows(const WeightRows& w, int64_t j0, int64_t j1, const float* x, int64_t ldx, int64_t n, float* y,
+               int64_t ldy, float* wbuf);
+
+// Elements [0, k) of one weight row as f32 (k a multiple of 32 for q8_0).
+void convert_row(backend::WeightType type, const std::byte* row, int64_t k, float* out);
+
+float dot(const float* a, const float* b, int64_t k);
+
+}  // namespace folio::cpu

@@ -1,0 +1,72 @@
+// A small fork-join thread pool owned by one CPU backend (no global state).
+//
+// `run(fn)` calls fn(thread_index, n_threads) once on every thread, the calling
+// thread being index 0, and returns when all calls have returned. Workers spin
+// briefly after a job (decode issues hundreds of tiny jobs per token) and then
+// sleep on a condition variable, so an idle pool costs no CPU.
+// `parallel_for` hands out chunks of [0, n) dynamically: a thread slowed down by
+// another process on a shared core simply takes fewer chunks.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace folio::cpu {
+
+class ThreadPool {
+ public:
+  // n_threads <= 0: std::thread::hardware_concurrency().
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const noexcept { return n_threads_; }
+
+  // Runs fn(tid, n_threads) on all threads. The first exception thrown by any
+  // call is rethrown here after all calls finished. Not reentrant.
+  void run(const std::function<void(int, int)>& fn);
+
+  // fn(begin, end) over chunks of at most `grain` items covering [0, n).
+  template <class F>
+  void parallel_for(int64_t n, int64_t grain, F&& fn) {
+    if (n <= 0) return;
+    if (grain < 1) grain = 1;
+    const int64_t n_chunks = (n + grain - 1) / grain;
+    if (n_chunks == 1 || n_threads_ == 1) {
+      fn(int64_t(0), n);
+      return;
+    }
+    std::atomic<int64_t> next{0};
+    run([&](int, int) {
+      for (;;) {
+        const int64_t c = next.fetch_add(1, std::memory_order_relaxed);
+        if (c >= n_chunks) break;
+        const int64_t b = c * grain;
+        fn(b, std::min(n, b + grain));
+      }
+    });
+  }
+
+ private:
+  void worker(int tid);
+
+  int n_threads_;
+  std::vector<std::thread> threads_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  const std::function<void(int, int)>* job_ = nullptr;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  std::exception_ptr error_;
+  std::mutex error_mutex_;
+};
+
+}  // namespace folio::cpu

@@ -1,0 +1,128 @@
+// The CUDA backend's implementation class, shared by the files that define its
+// parts: cuda_backend.cpp (memory, element-wise ops, matmuls), cuda_moe.cpp,
+// cuda_attention.cpp and weight_upload.cpp.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_runtime_api.h>
+
+#include "kernels/attention_kernels.hpp"
+#include "runtime/attention/config.hpp"
+#include "runtime/attention/plan.hpp"
+#include "runtime/backend/cuda/cuda_backend.hpp"
+#include "runtime/backend/cuda/cuda_kv_cache.hpp"
+#include "runtime/backend/cuda/device_memory.hpp"
+
+namespace folio::cuda {
+
+using bf16 = __nv_bfloat16;
+
+void check_cublas(cublasStatus_t st, const char* what);
+
+// Host-side conversion of an uploaded weight to the device type (bf16 or f32).
+// Returns device memory holding count*rows*cols elements.
+std::shared_ptr<void> upload_converted(const backend::HostWeight& w, backend::WeightType device_type,
+                                       cudaStream_t stream);
+
+class CudaBackendImpl final : public CudaBackend {
+ public:
+  explicit CudaBackendImpl(const CudaOptions& options);
+  ~CudaBackendImpl() override;
+  CudaBackendImpl(const CudaBackendImpl&) = delete;
+  CudaBackendImpl& operator=(const CudaBackendImpl&) = delete;
+
+  std::string_view name() const noexcept override { return "cuda"; }
+
+  backend::Buffer alloc(int64_t n_floats) override;
+  backend::Weight upload(const backend::HostWeight& w) override;
+  std::unique_ptr<backend::KvCache> make_kv_cache(const kv::CacheConfig& config) override;
+  void to_host(const backend::Act& src, std::span<float> dst) override;
+  void from_host(std::span<const float> src, const backend::Act& dst) override;
+
+  void embed(const backend::Weight& table, std::span<const int32_t> ids, const backend::Act& out) override;
+  void rms_norm(const backend::Act& x, const backend::Weight& gamma, float eps, const backend::Act& y) override;
+  void head_rms_norm(const backend::Act& x, int head_dim, const backend::Weight& gamma, float eps) override;
+  void rope(const backend::Act& x, int head_dim, int64_t pos0, const backend::RopeParams& p) override;
+  void add(const backend::Act& y, const backend::Act& x) override;
+
+  void matmul(const backend::Act& x, const backend::Weight& w, const backend::Act& y, int64_t index) override;
+  void ffn_swiglu(const backend::Act& x, const backend::Weight& gate, const backend::Weight& up,
+                  const backend::Weight& down, const backend::Act& out) override;
+  void moe(const backend::Act& x, const backend::MoeWeights& w, const backend::MoeParams& p, const backend::Act& out,
+           backend::MoeStats* stats) override;
+
+  void kv_write(backend::KvCache& cache, int layer, int64_t pos0, const backend::Act& k,
+                const backend::Act& v) override;
+  void attention(const backend::Act& q, backend::KvCache& cache, int layer, int64_t pos0,
+                 const backend::AttentionParams& p, const backend::Act& out, const attn::Plan* plan) override;
+  attn::Plan plan_attention(const backend::Act& q, backend::KvCache& cache, int layer, int64_t pos0,
+                            const backend::AttentionParams& p, std::span<const int32_t> global_positions,
+                            const attn::SparseConfig& config) override;
+  void synchronize() override;
+
+  void set_attention_config(const attn::SparseConfig& config) override;
+  const attn::SparseConfig& attention_config() const noexcept override { return attn_config_; }
+  backend::Weight random_weight(const std::string& name, backend::WeightType type, int64_t count, int64_t rows,
+                                int64_t cols, uint64_t seed, float centre, float half_width) override;
+  std::string device_name() const override { return device_name_; }
+  size_t device_memory_total() const override;
+  size_t device_memory_used() const override;
+
+ private:
+  // y[n][rows] = x[n][cols] W^T, W = matrix `index` of w; x f32 with row stride.
+  void gemm_f32_in(const float* x, int64_t xs, int64_t n, const backend::Weight& w, int64_t index, float* y,
+                   int64_t ys);
+  // Same with x already bf16 (the weight must be bf16).
+  void gemm_bf16_in(const bf16* x, int64_t xs, int64_t n, const bf16* w, int64_t rows, int64_t cols, float* y,
+                    int64_t ys);
+  void moe_decode(const backend::Act& x, const backend::MoeWeights& w, const backend::MoeParams& p,
+                  const backend::Act& out, backend::MoeStats* stats);
+  void moe_prefill(const backend::Act& x, const backend::MoeWeights& w, const backend::MoeParams& p,
+                   const backend::Act& out, backend::MoeStats* stats);
+  // Runs the GPU planner for n queries (bf16) at pos0 over n_keys keys; the
+  // plan's fixed-capacity rows stay in scratch until the next call.
+  kernels::DevicePlan device_sparse_plan(const bf16* q, CudaKvCache& c, int layer, int64_t pos0, int64_t n,
+                                         int64_t n_keys, const backend::AttentionParams& p,
+                                         std::span<const int32_t> globals, const attn::SparseConfig& config,
+                                         int* capacity);
+  void flush_stats();
+  static CudaKvCache& cuda_cache(backend::KvCache& cache);
+  // The bf16 copy of a matmul input in xb_ is reused by the next matmuls of the
+  // same input (q/k/v projections of one normalised x, gate/up of one FFN input).
+  // Any op other than matmul may write activations, so every other entry point
+  // forgets it; so does a matmul whose output overlaps its input.
+  void forget_converted_input() noexcept { xb_key_ = {}; }
+  struct ConvertedInput {
+    const float* data = nullptr;
+    int64_t rows = 0, cols = 0, stride = 0;
+    bool operator==(const ConvertedInput&) const = default;
+  };
+  ConvertedInput xb_key_;
+
+  int device_ = 0, sm_count_ = 0;
+  std::string device_name_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  std::shared_ptr<void> cublas_workspace_;
+  attn::SparseConfig attn_config_ = attn::preset_dense();
+
+  // Scratch reused across calls (one forward at a time; stream order protects reuse).
+  Scratch<bf16> xb_, hb_, qb_, ob_;
+  Scratch<float> g_, u_, ys_, logits_, wts_, decode_ws_, scores_;
+  Scratch<int32_t> ids_, counts_, offsets_, row_token_, slot_row_, tokens_;
+  Scratch<int32_t> plan_offsets_, plan_counts_, plan_indices_, seq_len_, first_global_;
+  Scratch<bf16> query_means_;
+  PinnedArray<int32_t> host_counts_;
+  // Expert counts of decode-sized MoE calls, kept on the device until the next sync.
+  Scratch<int32_t> pending_counts_;
+  std::span<int64_t> pending_stats_;
+  bool pending_dirty_ = false;
+};
+
+}  // namespace folio::cuda

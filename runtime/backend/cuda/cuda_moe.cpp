@@ -1,0 +1,173 @@
+// Mixture of experts on the GPU.
+//
+// Prefill (more than kGemvMaxRows tokens): the router GEMM and a routing kernel
+// (softmax, top-k, renormalisation) give each token its experts; the expert
+// token counts come back to the host (one small synchronous read per layer: the
+// GEMM shapes depend on them), the (token, slot) pairs are grouped by expert in
+// token order, the grouped rows are gathered once in bf16, and each expert with
+// tokens runs three cuBLAS GEMMs over its contiguous rows (gate, up, down; SwiGLU
+// in between). A combine kernel sums each token's k expert outputs with its
+// routing weights.
+//
+// Decode (a few tokens): no grouping and no host round trip. The routing kernel
+// writes expert ids on the device and two fused kernels read just the chosen
+// experts' rows straight from the stacked tensors (gate+up with SwiGLU, then
+// down with the weighted sum over the k experts).
+#include <algorithm>
+#include <string>
+
+#include "kernels/model_ops.hpp"
+#include "runtime/backend/cuda/cuda_backend_impl.hpp"
+
+namespace folio::cuda {
+
+using backend::Act;
+using backend::Weight;
+using backend::WeightType;
+namespace ops = kernels::ops;
+
+void CudaBackendImpl::moe(const Act& x, const backend::MoeWeights& w, const backend::MoeParams& p, const Act& out,
+                          backend::MoeStats* stats) {
+  if (!w.router || !w.gate || !w.up || !w.down) fail(Errc::invalid_argument, "moe: missing expert tensors");
+  const int64_t d = x.cols, E = w.router->rows, ff = w.gate->rows;
+  if (p.n_used <= 0 || p.n_used > E || p.n_used > 32)
+    fail(Errc::invalid_argument, "moe: experts used must be in 1..min(expert count, 32)");
+  if (w.router->cols != d || w.gate->count != E || w.up->count != E || w.down->count != E || w.gate->cols != d ||
+      w.up->rows != ff || w.up->cols != d || w.down->rows != d || w.down->cols != ff || out.rows != x.rows ||
+      out.cols != d)
+    fail(Errc::invalid_argument, "moe: expert tensors disagree with the router on the expert count or shape");
+  if (w.gate->type != WeightType::bf16 || w.up->type != WeightType::bf16 || w.down->type != WeightType::bf16)
+    fail(Errc::invalid_argument, "moe: expert tensors must be uploaded to this backend");
+  if (x.rows == 0) return;
+  forget_converted_input();
+  if (x.rows <= ops::kGemvMaxRows)
+    moe_decode(x, w, p, out, stats);
+  else
+    moe_prefill(x, w, p, out, stats);
+  forget_converted_input();  // xb_ held the grouped tokens
+}
+
+void CudaBackendImpl::moe_decode(const Act& x, const backend::MoeWeights& w, const backend::MoeParams& p,
+                                 const Act& out, backend::MoeStats* stats) {
+  const int64_t n = x.rows, d = x.cols, E = w.router->rows, ff = w.gate->rows;
+  const int K = p.n_used;
+  float* logits = logits_.get(size_t(n * E), "router logits");
+  gemm_f32_in(x.data, x.stride, n, *w.router, 0, logits, E);
+  int32_t* ids = ids_.get(size_t(n * K), "expert ids");
+  float* wts = wts_.get(size_t(n * K), "expert weights");
+  int32_t* counts = nullptr;
+  if (stats && !stats->tokens_per_expert.empty()) {
+    if (pending_dirty_ && (pending_stats_.data() != stats->tokens_per_expert.data() ||
+                           pending_stats_.size() != stats->tokens_per_expert.size()))
+      synchronize();  // another counter array: settle the pending one first
+    counts = pending_counts_.get(size_t(E), "expert counts");
+    if (!pending_dirty_) check(cudaMemsetAsync(counts, 0, size_t(E) * 4, stream_), "memset");
+    pending_stats_ = stats->tokens_per_expert;
+    pending_dirty_ = true;
+  }
+  check(ops::moe_route(logits, n, int(E), K, p.normalize_topk, ids, wts, counts, stream_), "moe route");
+  float* h = g_.get(size_t(n * K * ff), "expert hidden");
+  check(ops::moe_experts_gate_up(x.data, x.stride, n, K, ids, static_cast<const bf16*>(w.gate->data),
+                                 static_cast<const bf16*>(w.up->data), ff, d, h, stream_),
+        "experts gate/up");
+  check(ops::moe_experts_down(h, n, K, ids, wts, static_cast<const bf16*>(w.down->data), d, ff, out.data, out.stride,
+                              stream_),
+        "experts down");
+}
+
+void CudaBackendImpl::flush_stats() {
+  if (!pending_dirty_) return;
+  const size_t E = pending_stats_.size();
+  int32_t* host = host_counts_.get(E);
+  check(cudaMemcpyAsync(host, pending_counts_.get(E, "expert counts"), E * 4, cudaMemcpyDeviceToHost, stream_),
+        "expert counts");
+  check(cudaStreamSynchronize(stream_), "expert counts");
+  for (size_t e = 0; e < E; ++e) pending_stats_[e] += host[e];
+  pending_dirty_ = false;
+}
+
+void CudaBackendImpl::moe_prefill(const Act& x, const backend::MoeWeights& w, const backend::MoeParams& p,
+                                  const Act& out, backend::MoeStats* stats) {
+  const int64_t n = x.rows, d = x.cols, E = w.router->rows, ff = w.gate->rows;
+  const int K = p.n_used;
+  const int64_t slots = n * K;
+  float* logits = logits_.get(size_t(n * E), "router logits");
+  gemm_f32_in(x.data, x.stride, n, *w.router, 0, logits, E);
+  int32_t* ids = ids_.get(size_t(slots), "expert ids");
+  float* wts = wts_.get(size_t(slots), "expert weights");
+  int32_t* counts = counts_.get(size_t(E), "expert counts");
+  check(cudaMemsetAsync(counts, 0, size_t(E) * 4, stream_), "memset");
+  check(ops::moe_route(logits, n, int(E), K, p.normalize_topk, ids, wts, counts, stream_), "moe route");
+  // The GEMM shapes depend on the counts: read them (E ints) and wait.
+  int32_t* host = host_counts_.get(size_t(2 * E));
+  check(cudaMemcpyAsync(host, counts, size_t(E) * 4, cudaMemcpyDeviceToHost, stream_), "expert counts");
+  check(cudaStreamSynchronize(stream_), "expert counts");
+  int32_t* host_offsets = host + E;
+  int64_t running = 0;
+  for (int64_t e = 0; e < E; ++e) {
+    host_offsets[e] = int32_t(running);
+    running += host[e];
+    if (stats && size_t(e) < stats->tokens_per_expert.size()) stats->tokens_per_expert[size_t(e)] += host[e];
+  }
+  if (running != slots) fail(Errc::internal, "moe: routing produced " + std::to_string(running) + " of " +
+                                                 std::to_string(slots) + " expert slots");
+  // Two ways to run the expert GEMMs over the grouped rows:
+  //  * padded: every expert gets `cap` rows (its most loaded expert's count),
+  //    the unused ones zero, and each projection is ONE strided-batched GEMM
+  //    over all experts (3 launches a layer instead of 3 per expert: the host
+  //    cost of hundreds of small launches otherwise exceeds their GPU time);
+  //  * exact: one GEMM per expert with tokens, for skewed routing where padding
+  //    would waste more than half the work.
+  int64_t max_count = 0;
+  for (int64_t e = 0; e < E; ++e) max_count = std::max<int64_t>(max_count, host[e]);
+  const int64_t cap = (max_count + 7) / 8 * 8;
+  const bool padded = E * cap <= slots + slots / 2;
+  const int64_t rows_total = padded ? E * cap : slots;
+  if (padded)
+    for (int64_t e = 0; e < E; ++e) host_offsets[e] = int32_t(e * cap);
+  int32_t* offsets = offsets_.get(size_t(E), "expert offsets");
+  check(cudaMemcpyAsync(offsets, host_offsets, size_t(E) * 4, cudaMemcpyHostToDevice, stream_), "expert offsets");
+  int32_t* row_token = row_token_.get(size_t(rows_total), "grouped rows");
+  int32_t* slot_row = slot_row_.get(size_t(slots), "slot rows");
+  if (padded) check(cudaMemsetAsync(row_token, 0xff, size_t(rows_total) * 4, stream_), "memset");  // -1: padding
+  check(ops::moe_group(ids, n, K, int(E), offsets, row_token, slot_row, stream_), "moe group");
+  bf16* xs = xb_.get(size_t(rows_total * d), "grouped tokens");
+  check(ops::gather_rows_bf16(x.data, x.stride, d, row_token, rows_total, xs, stream_), "moe gather");
+  float* g = g_.get(size_t(rows_total * ff), "expert gate");
+  float* u = u_.get(size_t(rows_total * ff), "expert up");
+  bf16* h = hb_.get(size_t(rows_total * ff), "expert hidden");
+  float* ys = ys_.get(size_t(rows_total * d), "expert outputs");
+  const auto* gate = static_cast<const bf16*>(w.gate->data);
+  const auto* up = static_cast<const bf16*>(w.up->data);
+  const auto* down = static_cast<const bf16*>(w.down->data);
+  if (padded) {
+    const float alpha = 1.0f, beta = 0.0f;
+    auto batched = [&](const bf16* wt, int64_t m, int64_t k, const bf16* in, float* o, const char* what) {
+      check_cublas(cublasGemmStridedBatchedEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(m), int(cap), int(k), &alpha, wt,
+                                              CUDA_R_16BF, int(k), m * k, in, CUDA_R_16BF, int(k), cap * k, &beta, o,
+                                              CUDA_R_32F, int(m), cap * m, int(E), CUBLAS_COMPUTE_32F,
+                                              CUBLAS_GEMM_DEFAULT),
+                   what);
+    };
+    batched(gate, ff, d, xs, g, "expert gate GEMMs");
+    batched(up, ff, d, xs, u, "expert up GEMMs");
+    check(ops::silu_mul_bf16(g, u, rows_total * ff, h, stream_), "silu");
+    batched(down, d, ff, h, ys, "expert down GEMMs");
+  } else {
+    for (int64_t e = 0; e < E; ++e) {
+      const int64_t rows = host[e], off = host_offsets[e];
+      if (rows == 0) continue;
+      gemm_bf16_in(xs + off * d, d, rows, gate + e * ff * d, ff, d, g + off * ff, ff);
+      gemm_bf16_in(xs + off * d, d, rows, up + e * ff * d, ff, d, u + off * ff, ff);
+    }
+    check(ops::silu_mul_bf16(g, u, slots * ff, h, stream_), "silu");
+    for (int64_t e = 0; e < E; ++e) {
+      const int64_t rows = host[e], off = host_offsets[e];
+      if (rows == 0) continue;
+      gemm_bf16_in(h + off * ff, ff, rows, down + e * d * ff, d, ff, ys + off * d, d);
+    }
+  }
+  check(ops::moe_combine(ys, d, slot_row, wts, n, K, out.data, out.stride, stream_), "moe combine");
+}
+
+}  // namespace folio::cuda

@@ -1,0 +1,41 @@
+// Snapshots of a model::Session's KV cache: the glue an application (or the
+// SDK) uses to prefill a corpus once and answer later questions from the store.
+//
+//   const KeyContext ctx = session_key_context(model);        // once per model
+//   size_t done = restore_session(store, ctx, session, tokens, global);
+//   session.prefill(tokens.subspan(done));                     // only the rest
+//   save_session(store, ctx, session, tokens, global, "corpus");
+//
+// CPU sessions only for now: a session on another backend restores nothing
+// (returns 0) and saves nothing, so callers simply prefill.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "runtime/model/model.hpp"
+#include "runtime/store/block_key.hpp"
+#include "runtime/store/fingerprint.hpp"
+#include "runtime/store/store.hpp"
+
+namespace folio::store {
+
+// Model fingerprint of the session's GGUF file and the attention settings that
+// shape stored K/V (RoPE base, head layout, cache dtype and summary kind).
+KeyContext session_key_context(const model::Model& model, FingerprintMode mode = FingerprintMode::full);
+
+// Restores the longest stored prefix of `tokens` into an empty session and
+// makes the session continue after it. Returns the tokens restored (a multiple
+// of 64, possibly 0). Store failures are reported and give 0: the caller
+// prefills as if there were no cache.
+size_t restore_session(Store& store, const KeyContext& context, model::Session& session,
+                       std::span<const int32_t> tokens, std::span<const uint8_t> global);
+
+// Saves the complete blocks of `tokens` (which the session must hold) as a
+// snapshot. Returns the number of blocks newly written. Throws folio::Error on
+// store failures (disk full, read-only, ...): the answer does not depend on it.
+size_t save_session(Store& store, const KeyContext& context, model::Session& session,
+                    std::span<const int32_t> tokens, std::span<const uint8_t> global, std::string label);
+
+}  // namespace folio::store

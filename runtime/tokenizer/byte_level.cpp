@@ -1,0 +1,58 @@
+#include "runtime/tokenizer/byte_level.hpp"
+
+#include <array>
+
+#include "runtime/tokenizer/unicode.hpp"
+
+namespace folio::tok {
+
+namespace {
+
+constexpr bool printable_byte(unsigned b) {
+  return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+}
+
+constexpr std::array<char16_t, 256> kByteToChar = [] {
+  std::array<char16_t, 256> map{};
+  unsigned next = 0x100;
+  for (unsigned b = 0; b < 256; ++b) map[b] = char16_t(printable_byte(b) ? b : next++);
+  return map;
+}();
+
+}  // namespace
+
+char32_t byte_to_char(unsigned char b) noexcept { return kByteToChar[b]; }
+
+int char_to_byte(char32_t cp) noexcept {
+  if (cp < 0x100) return printable_byte(cp) ? int(cp) : -1;
+  if (cp >= 0x100 + 68) return -1;
+  // U+0100 + k is the k-th non-printable byte.
+  unsigned k = cp - 0x100;
+  for (unsigned b = 0; b < 256; ++b)
+    if (!printable_byte(b) && k-- == 0) return int(b);
+  return -1;
+}
+
+std::string byte_level_encode(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (const char c : bytes) unicode::append_utf8(out, kByteToChar[static_cast<unsigned char>(c)]);
+  return out;
+}
+
+std::optional<std::string> byte_level_decode(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const unicode::Decoded d = unicode::decode_utf8(text, pos);
+    if (!d.valid) return std::nullopt;
+    const int b = char_to_byte(d.cp);
+    if (b < 0) return std::nullopt;
+    out.push_back(char(b));
+    pos += d.length;
+  }
+  return out;
+}
+
+}  // namespace folio::tok

@@ -1,0 +1,624 @@
+// The CUDA backend against the CPU backend (the oracle), on a GPU.
+//
+//   cuda_backend_check [--json FILE] [--seed N] [--parity-dir DIR]
+//
+// Op level: every Backend operation on fresh random inputs of odd sizes (the
+// seed is printed), every weight type, 1..150-token batches (decode GEMV and
+// prefill GEMM paths), attention with GQA ratios 1/2/4/8, head dims 32 (the
+// generic kernel), 64 and 128, a chunk at an odd offset, a decode step, a host
+// sparse plan (against attn::attend_plan) and the GPU planner with a budget
+// covering every block (must equal dense). Limits: 1e-3 relative for f32 paths,
+// 1e-2 where bf16 rounding enters.
+// Model level: make-tiny models (qwen3moe and qwen3; f32, bf16 and q8_0 weights)
+// and the parity fixtures (tests/data/parity/<name>/, converted in-process):
+// logits of every position within 2e-2 relative of the CPU backend, and the
+// 32-token greedy continuation identical.
+// Prints a table; exit status 1 when any check fails, 2 without a GPU.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+#include "runtime/attention/plan.hpp"
+#include "runtime/attention/reference.hpp"
+#include "runtime/backend/cpu/cpu_backend.hpp"
+#include "runtime/backend/cuda/cuda_backend.hpp"
+#include "runtime/common/error.hpp"
+#include "runtime/common/json.hpp"
+#include "runtime/convert/convert.hpp"
+#include "runtime/gguf/gguf.hpp"
+#include "runtime/model/model.hpp"
+#include "runtime/model/tiny_model.hpp"
+#include "runtime/sampling/sampler.hpp"
+#include "tests/cuda/check_support.hpp"
+
+using namespace folio;
+using namespace folio::cudacheck;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr double kF32Limit = 1e-3, kBf16Limit = 1e-2, kModelLimit = 2e-2;
+
+std::string dims(std::initializer_list<int64_t> d) {
+  std::string s;
+  for (int64_t x : d) s += (s.empty() ? "" : "x") + std::to_string(x);
+  return s;
+}
+
+class Checker {
+ public:
+  explicit Checker(uint64_t seed) : rng_(seed), cpu_(cpu::make_cpu_backend({0})), gpu_(cuda::make_cuda_backend()) {}
+
+  cuda::CudaBackend& gpu() { return *gpu_; }
+  const std::vector<Row>& rows() const { return rows_; }
+
+  void record(std::string check, std::string shape, double err, double limit, std::string note = {}) {
+    Row r{std::move(check), std::move(shape), err, limit, err < limit, std::move(note)};
+    std::printf("%-4s %-34s %-22s rel.err %.2e (limit %.0e) %s\n", r.pass ? "ok" : "FAIL", r.check.c_str(),
+                r.shape.c_str(), r.error, r.limit, r.note.c_str());
+    std::fflush(stdout);
+    rows_.push_back(std::move(r));
+  }
+  // A check that threw: recorded as failed with the message.
+  void guarded(const std::string& name, const std::function<void()>& fn) {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      record(name, "-", INFINITY, 0, std::string("error: ") + e.what());
+    }
+  }
+
+  // --- element-wise and normalisation ---------------------------------------
+  void norms() {
+    const int64_t rows = 37, cols = 1000;
+    const auto x = random_values(rng_, size_t(rows * cols), 2.0f);
+    std::vector<float> gv(static_cast<size_t>(cols));
+    for (auto& g : gv) g = 0.5f + float(rng_() % 1000) / 1000.0f;
+    const auto gh = encode("norm.weight", WeightType::f32, 1, 1, cols, gv);
+    {
+      auto [c, g] = both(rows, cols, x);
+      const Weight wc = cpu_->upload(gh->view), wg = gpu_->upload(gh->view);
+      cpu_->rms_norm(c.act, wc, 1e-6f, c.act);
+      gpu_->rms_norm(g.act, wg, 1e-6f, g.act);
+      record("rms_norm (in place)", dims({rows, cols}), rel_error(download(*gpu_, g.act), download(*cpu_, c.act)),
+             kF32Limit);
+    }
+    for (const int hd : {16, 64, 128}) {
+      const int64_t heads = 5;
+      const auto xh = random_values(rng_, size_t(rows * heads * hd), 3.0f);
+      std::vector<float> hg(gv.begin(), gv.begin() + hd);
+      const auto hh = encode("q_norm.weight", WeightType::f32, 1, 1, hd, hg);
+      auto [c, g] = both(rows, heads * hd, xh);
+      cpu_->head_rms_norm(c.act, hd, cpu_->upload(hh->view), 1e-6f);
+      gpu_->head_rms_norm(g.act, hd, gpu_->upload(hh->view), 1e-6f);
+      record("head_rms_norm", dims({rows, heads, hd}), rel_error(download(*gpu_, g.act), download(*cpu_, c.act)),
+             kF32Limit);
+    }
+    for (const bool neox : {true, false}) {
+      const int hd = neox ? 128 : 64, heads = 3;
+      backend::RopeParams p;
+      p.style = neox ? backend::RopeParams::Style::neox : backend::RopeParams::Style::interleaved;
+      p.theta = 1e6f;
+      p.rot_dims = neox ? 0 : 32;
+      const auto xr = random_values(rng_, size_t(rows * heads * hd), 1.0f);
+      auto [c, g] = both(rows, heads * hd, xr);
+      const int64_t pos0 = 100003;  // long-context positions: large angles
+      cpu_->rope(c.act, hd, pos0, p);
+      gpu_->rope(g.act, hd, pos0, p);
+      record(neox ? "rope neox" : "rope interleaved, 32 of 64 dims", dims({rows, heads, hd}) + " @100003",
+             rel_error(download(*gpu_, g.act), download(*cpu_, c.act)), kF32Limit);
+    }
+    {
+      const auto y = random_values(rng_, size_t(rows * cols), 1.0f);
+      auto [c, g] = both(rows, cols, x);
+      auto [cy, gy] = both(rows, cols, y);
+      cpu_->add(cy.act, c.act);
+      gpu_->add(gy.act, g.act);
+      record("add", dims({rows, cols}), rel_error(download(*gpu_, gy.act), download(*cpu_, cy.act)), kF32Limit);
+    }
+    {
+      const int64_t vocab = 1001, d = 200;
+      const auto tv = random_values(rng_, size_t(vocab * d), 1.0f);
+      const auto th = encode("token_embd.weight", WeightType::bf16, 1, vocab, d, tv);
+      std::vector<int32_t> ids(53);
+      for (auto& i : ids) i = int32_t(rng_() % uint64_t(vocab));
+      auto c = upload_act(*cpu_, int64_t(ids.size()), d, {});
+      auto g = upload_act(*gpu_, int64_t(ids.size()), d, {});
+      cpu_->embed(cpu_->upload(th->view), ids, c.act);
+      gpu_->embed(gpu_->upload(th->view), ids, g.act);
+      record("embed (bf16 table)", dims({int64_t(ids.size()), d}),
+             rel_error(download(*gpu_, g.act), download(*cpu_, c.act)), kF32Limit);
+    }
+  }
+
+  // --- matmuls -----------------------------------------------------------------
+  void matmuls() {
+    const int64_t rows = 301, cols = 320;
+    const auto wv = random_values(rng_, size_t(rows * cols), 0.1f);
+    for (const WeightType t : {WeightType::f32, WeightType::f16, WeightType::bf16, WeightType::q8_0}) {
+      const auto wh = encode("blk.0.attn_q.weight", t, 1, rows, cols, wv);
+      const Weight wc = cpu_->upload(wh->view), wg = gpu_->upload(wh->view);
+      for (const int64_t n : {1, 5, 8, 9, 133}) {
+        const auto x = random_values(rng_, size_t(n * cols), 1.0f);
+        auto [c, g] = both(n, cols, x);
+        auto yc = upload_act(*cpu_, n, rows, {});
+        auto yg = upload_act(*gpu_, n, rows, {});
+        cpu_->matmul(c.act, wc, yc.act);
+        gpu_->matmul(g.act, wg, yg.act);
+        record(std::string("matmul ") + backend::weight_type_name(t) + (n <= 8 ? " (gemv)" : " (cublas)"),
+               dims({n, cols}) + "->" + std::to_string(rows),
+               rel_error(download(*gpu_, yg.act), download(*cpu_, yc.act)), kBf16Limit);
+      }
+    }
+    // Few rows, long columns: the GEMV splits each row over a block.
+    {
+      const int64_t r = 77, k = 2048;
+      const auto sv = random_values(rng_, size_t(r * k), 0.05f);
+      const auto sh = encode("blk.0.attn_k.weight", WeightType::bf16, 1, r, k, sv);
+      const Weight sc = cpu_->upload(sh->view), sg = gpu_->upload(sh->view);
+      for (const int64_t n : {1, 4}) {
+        const auto x = random_values(rng_, size_t(n * k), 1.0f);
+        auto [c, g] = both(n, k, x);
+        auto yc = upload_act(*cpu_, n, r, {});
+        auto yg = upload_act(*gpu_, n, r, {});
+        cpu_->matmul(c.act, sc, yc.act);
+        gpu_->matmul(g.act, sg, yg.act);
+        record("matmul bf16 (gemv, row split)", dims({n, k}) + "->" + std::to_string(r),
+               rel_error(download(*gpu_, yg.act), download(*cpu_, yc.act)), kBf16Limit);
+      }
+    }
+    // The bf16 copy of an input is reused by consecutive matmuls, and forgotten
+    // when an op writes the input in between.
+    {
+      const int64_t n = 64, k = 256, r = 96;
+      const auto wa = encode("a.weight", WeightType::bf16, 1, r, k, random_values(rng_, size_t(r * k), 0.1f));
+      const auto wb = encode("b.weight", WeightType::bf16, 1, r, k, random_values(rng_, size_t(r * k), 0.1f));
+      const auto x = random_values(rng_, size_t(n * k), 1.0f), x2 = random_values(rng_, size_t(n * k), 1.0f);
+      const Weight ac = cpu_->upload(wa->view), bc = cpu_->upload(wb->view);
+      const Weight ag = gpu_->upload(wa->view), bg = gpu_->upload(wb->view);
+      auto [c, g] = both(n, k, x);
+      auto [c2, g2] = both(n, k, x2);
+      auto yc = upload_act(*cpu_, n, r, {});
+      auto yg = upload_act(*gpu_, n, r, {});
+      gpu_->matmul(g.act, ag, yg.act);
+      gpu_->add(g.act, g2.act);  // x changes: the next matmul must not reuse the old copy
+      gpu_->matmul(g.act, bg, yg.act);
+      cpu_->matmul(c.act, ac, yc.act);
+      cpu_->add(c.act, c2.act);
+      cpu_->matmul(c.act, bc, yc.act);
+      record("matmul after the input changed", dims({n, k}) + "->" + std::to_string(r),
+             rel_error(download(*gpu_, yg.act), download(*cpu_, yc.act)), kBf16Limit);
+    }
+    // Routers stay f32 on the device: f32 accuracy.
+    const auto rh = encode("blk.0.ffn_gate_inp.weight", WeightType::f32, 1, rows, cols, wv);
+    const Weight rc = cpu_->upload(rh->view), rg = gpu_->upload(rh->view);
+    for (const int64_t n : {1, 133}) {
+      const auto x = random_values(rng_, size_t(n * cols), 1.0f);
+      auto [c, g] = both(n, cols, x);
+      auto yc = upload_act(*cpu_, n, rows, {});
+      auto yg = upload_act(*gpu_, n, rows, {});
+      cpu_->matmul(c.act, rc, yc.act);
+      gpu_->matmul(g.act, rg, yg.act);
+      record("matmul f32 router (kept f32)", dims({n, cols}) + "->" + std::to_string(rows),
+             rel_error(download(*gpu_, yg.act), download(*cpu_, yc.act)), kF32Limit);
+    }
+    // A stacked weight: matrix 2 of 3, through a strided (column-sliced) input.
+    {
+      const int64_t r = 96, k = 160, n = 40;
+      const auto sv = random_values(rng_, size_t(3 * r * k), 0.1f);
+      const auto sh = encode("blk.0.stacked.weight", WeightType::bf16, 3, r, k, sv);
+      const auto x = random_values(rng_, size_t(n * (k + 32)), 1.0f);
+      auto [c, g] = both(n, k + 32, x);
+      auto yc = upload_act(*cpu_, n, r, {});
+      auto yg = upload_act(*gpu_, n, r, {});
+      cpu_->matmul(c.act.slice_cols(32, k), cpu_->upload(sh->view), yc.act, 2);
+      gpu_->matmul(g.act.slice_cols(32, k), gpu_->upload(sh->view), yg.act, 2);
+      record("matmul stacked[2], strided x", dims({n, k}) + "->" + std::to_string(r),
+             rel_error(download(*gpu_, yg.act), download(*cpu_, yc.act)), kBf16Limit);
+    }
+  }
+
+  void ffn() {
+    const int64_t d = 256, ff = 200;
+    const auto gh = encode("ffn_gate.weight", WeightType::bf16, 1, ff, d, random_values(rng_, size_t(ff * d), 0.1f));
+    const auto uh = encode("ffn_up.weight", WeightType::bf16, 1, ff, d, random_values(rng_, size_t(ff * d), 0.1f));
+    const auto dh = encode("ffn_down.weight", WeightType::bf16, 1, d, ff, random_values(rng_, size_t(ff * d), 0.1f));
+    const Weight gc = cpu_->upload(gh->view), uc = cpu_->upload(uh->view), dc = cpu_->upload(dh->view);
+    const Weight gg = gpu_->upload(gh->view), ug = gpu_->upload(uh->view), dg = gpu_->upload(dh->view);
+    for (const int64_t n : {1, 7, 100}) {
+      const auto x = random_values(rng_, size_t(n * d), 2.0f);
+      auto [c, g] = both(n, d, x);
+      auto oc = upload_act(*cpu_, n, d, {});
+      auto og = upload_act(*gpu_, n, d, {});
+      cpu_->ffn_swiglu(c.act, gc, uc, dc, oc.act);
+      gpu_->ffn_swiglu(g.act, gg, ug, dg, og.act);
+      record("ffn_swiglu", dims({n, d, ff}), rel_error(download(*gpu_, og.act), download(*cpu_, oc.act)), kBf16Limit);
+    }
+  }
+
+  void moe() {
+    const int64_t d = 256, ff = 96, E = 16;
+    const int K = 4;
+    const auto rh = encode("blk.0.ffn_gate_inp.weight", WeightType::f32, 1, E, d,
+                           random_values(rng_, size_t(E * d), 0.2f));
+    const auto gh = encode("blk.0.ffn_gate_exps.weight", WeightType::bf16, E, ff, d,
+                           random_values(rng_, size_t(E * ff * d), 0.1f));
+    const auto uh = encode("blk.0.ffn_up_exps.weight", WeightType::bf16, E, ff, d,
+                           random_values(rng_, size_t(E * ff * d), 0.1f));
+    const auto dh = encode("blk.0.ffn_down_exps.weight", WeightType::q8_0, E, d, ff,
+                           random_values(rng_, size_t(E * ff * d), 0.1f));
+    const Weight w[2][4] = {
+        {cpu_->upload(rh->view), cpu_->upload(gh->view), cpu_->upload(uh->view), cpu_->upload(dh->view)},
+        {gpu_->upload(rh->view), gpu_->upload(gh->view), gpu_->upload(uh->view), gpu_->upload(dh->view)}};
+    for (const bool norm : {true, false})
+      for (const int64_t n : {1, 3, 8, 9, 150, 600}) {
+        const auto x = random_values(rng_, size_t(n * d), 2.0f);
+        auto [c, g] = both(n, d, x);
+        auto oc = upload_act(*cpu_, n, d, {});
+        auto og = upload_act(*gpu_, n, d, {});
+        backend::MoeParams p;
+        p.n_used = K;
+        p.normalize_topk = norm;
+        std::vector<int64_t> sc(size_t(E), 0), sg(size_t(E), 0);
+        backend::MoeStats stc{sc}, stg{sg};
+        cpu_->moe(c.act, {&w[0][0], &w[0][1], &w[0][2], &w[0][3]}, p, oc.act, &stc);
+        gpu_->moe(g.act, {&w[1][0], &w[1][1], &w[1][2], &w[1][3]}, p, og.act, &stg);
+        const double err = rel_error(download(*gpu_, og.act), download(*cpu_, oc.act));
+        gpu_->synchronize();  // settles decode-path expert counts
+        record(std::string("moe top-4 of 16") + (norm ? " renorm" : "") + (n <= 8 ? " (fused gemv)" : " (grouped)"),
+               dims({n, d, ff}), err, kBf16Limit, sc == sg ? "routing counts equal" : "ROUTING COUNTS DIFFER");
+        if (sc != sg) rows_.back().pass = false;
+      }
+  }
+
+  // --- KV cache and attention ------------------------------------------------------
+  struct AttnCase {
+    int head_dim, n_heads, n_kv_heads;
+  };
+
+  void attention() {
+    for (const AttnCase& ac : {AttnCase{128, 32, 4}, AttnCase{64, 8, 8}, AttnCase{128, 8, 2}, AttnCase{64, 16, 2},
+                               AttnCase{32, 8, 2}})
+      guarded("attention d" + std::to_string(ac.head_dim), [&] { attention_case(ac); });
+  }
+
+  void attention_case(const AttnCase& ac) {
+    const int D = ac.head_dim, H = ac.n_heads, HK = ac.n_kv_heads;
+    const int64_t prefix = 700, chunk = 301, total = prefix + chunk + 1;
+    const int64_t kvd = int64_t(HK) * D, qd = int64_t(H) * D;
+    kv::CacheConfig cc{1, HK, D, 4096, true};
+    auto cache_c = cpu_->make_kv_cache(cc);
+    auto cache_g = gpu_->make_kv_cache(cc);
+    const auto kk = random_values(rng_, size_t(total * kvd), 1.0f);
+    const auto vv = random_values(rng_, size_t(total * kvd), 1.0f);
+    auto write = [&](int64_t pos0, int64_t n) {
+      const std::vector<float> ks(kk.begin() + pos0 * kvd, kk.begin() + (pos0 + n) * kvd);
+      const std::vector<float> vs(vv.begin() + pos0 * kvd, vv.begin() + (pos0 + n) * kvd);
+      auto [kc, kg] = both(n, kvd, ks);
+      auto [vc, vg] = both(n, kvd, vs);
+      cpu_->kv_write(*cache_c, 0, pos0, kc.act, vc.act);
+      gpu_->kv_write(*cache_g, 0, pos0, kg.act, vg.act);
+    };
+    backend::AttentionParams p{H, HK, D, 1.0f / std::sqrt(float(D))};
+    const std::string shape = "H" + std::to_string(H) + "/" + std::to_string(HK) + " d" + std::to_string(D);
+    write(0, prefix);
+    write(prefix, chunk);
+    // A chunk of queries at an odd offset over the cache.
+    const auto q = random_values(rng_, size_t(chunk * qd), 1.0f);
+    auto [qc, qg] = both(chunk, qd, q);
+    auto oc = upload_act(*cpu_, chunk, qd, {});
+    auto og = upload_act(*gpu_, chunk, qd, {});
+    cpu_->attention(qc.act, *cache_c, 0, prefix, p, oc.act);
+    gpu_->attention(qg.act, *cache_g, 0, prefix, p, og.act);
+    const auto want = download(*cpu_, oc.act);
+    record("attention dense prefill", shape + " " + std::to_string(chunk) + "@" + std::to_string(prefix),
+           rel_error(download(*gpu_, og.act), want), kBf16Limit);
+    // GPU planner with a budget covering every block: must equal dense.
+    gpu_->set_attention_config(attn::preset_balanced());
+    gpu_->attention(qg.act, *cache_g, 0, prefix, p, og.act);
+    gpu_->set_attention_config(attn::preset_dense());
+    record("attention gpu planner, all blocks", shape, rel_error(download(*gpu_, og.act), want), kBf16Limit,
+           D == 64 || D == 128 ? "" : "(generic kernel: dense)");
+    // A host sparse plan: drop every third visible block but the diagonal one.
+    attn::Plan plan = attn::make_dense_plan(chunk, prefix, prefix + chunk, 64, HK);
+    attn::Plan sparse = plan;
+    sparse.block_indices.clear();
+    sparse.row_offsets.assign(1, 0);
+    for (int64_t qb = 0; qb < plan.n_query_blocks(); ++qb)
+      for (int h = 0; h < HK; ++h) {
+        const auto row = plan.row(qb, h);
+        for (size_t i = 0; i < row.size(); ++i)
+          if (i + 1 == row.size() || (int64_t(i) + qb + h) % 3 != 0) sparse.block_indices.push_back(row[i]);
+        sparse.row_offsets.push_back(int32_t(sparse.block_indices.size()));
+      }
+    gpu_->attention(qg.act, *cache_g, 0, prefix, p, og.act, &sparse);
+    std::vector<float> ref(size_t(chunk * qd));
+    const std::vector<float> keys(kk.begin(), kk.begin() + (prefix + chunk) * kvd);
+    const std::vector<float> vals(vv.begin(), vv.begin() + (prefix + chunk) * kvd);
+    attn::attend_plan(q, {keys, vals, prefix + chunk}, {H, HK, D}, sparse, p.scale, ref, 2);
+    record("attention host sparse plan", shape + " (2/3 of blocks)", rel_error(download(*gpu_, og.act), ref),
+           kBf16Limit);
+    // The GPU planner with a budget that skips blocks (sink + 128-token window + top-2).
+    if (D == 64 || D == 128) {
+      attn::SparseConfig small;
+      small.window_tokens = 128;
+      small.topk_blocks = 2;
+      const attn::Plan gplan = gpu_->plan_attention(qg.act, *cache_g, 0, prefix, p, {}, small);
+      attn::validate(gplan);
+      const attn::Plan cplan = cpu_->plan_attention(qc.act, *cache_c, 0, prefix, p, {}, small);
+      int64_t same = 0;
+      for (int64_t qb = 0; qb < gplan.n_query_blocks(); ++qb)
+        for (int h = 0; h < HK; ++h) {
+          const auto a = gplan.row(qb, h), b = cplan.row(qb, h);
+          same += std::equal(a.begin(), a.end(), b.begin(), b.end());
+        }
+      gpu_->attention(qg.act, *cache_g, 0, prefix, p, og.act, &gplan);
+      const auto with_plan = download(*gpu_, og.act);
+      attn::attend_plan(q, {keys, vals, prefix + chunk}, {H, HK, D}, gplan, p.scale, ref, 2);
+      record("attention gpu-planned host plan", shape + " sink+128+top2",
+             rel_error(with_plan, ref), kBf16Limit,
+             "rows equal to CPU planner " + std::to_string(same) + "/" + std::to_string(gplan.n_rows()));
+      // The on-device path (no host round trip) must give the same result.
+      gpu_->set_attention_config(small);
+      gpu_->attention(qg.act, *cache_g, 0, prefix, p, og.act);
+      gpu_->set_attention_config(attn::preset_dense());
+      record("attention device-planned (no host plan)", shape + " sink+128+top2",
+             rel_error(download(*gpu_, og.act), with_plan), 1e-6);
+    }
+    // One decode step.
+    write(prefix + chunk, 1);
+    const auto q1 = random_values(rng_, size_t(qd), 1.0f);
+    auto [q1c, q1g] = both(1, qd, q1);
+    auto o1c = upload_act(*cpu_, 1, qd, {});
+    auto o1g = upload_act(*gpu_, 1, qd, {});
+    cpu_->attention(q1c.act, *cache_c, 0, total - 1, p, o1c.act);
+    gpu_->attention(q1g.act, *cache_g, 0, total - 1, p, o1g.act);
+    record("attention dense decode", shape + " @" + std::to_string(total - 1),
+           rel_error(download(*gpu_, o1g.act), download(*cpu_, o1c.act)), kBf16Limit);
+    // Truncate back into the middle of a block and decode again (summaries and sizes follow).
+    cache_c->truncate(prefix + 10);
+    cache_g->truncate(prefix + 10);
+    if (cache_g->size() != prefix + 10) record("kv truncate size", shape, 1.0, kF32Limit, "wrong size");
+    cpu_->attention(q1c.act, *cache_c, 0, prefix + 9, p, o1c.act);
+    gpu_->attention(q1g.act, *cache_g, 0, prefix + 9, p, o1g.act);
+    record("attention decode after truncate", shape + " @" + std::to_string(prefix + 9),
+           rel_error(download(*gpu_, o1g.act), download(*cpu_, o1c.act)), kBf16Limit);
+  }
+
+  // --- model level -------------------------------------------------------------------
+  struct ModelRun {
+    std::vector<float> logits;     // every position of the prompt
+    std::vector<int64_t> experts;  // tokens routed to each expert over the prompt, all layers
+    std::vector<int32_t> greedy;   // 32 tokens
+    std::vector<float> greedy_gap; // top-1 minus top-2 logit at each greedy step
+  };
+
+  static ModelRun run_model(std::shared_ptr<const gguf::File> file, backend::Backend& be,
+                            const std::vector<int32_t>& prompt, int64_t chunk, int n_greedy) {
+    const model::Model m = model::Model::load(std::move(file), be);
+    ModelRun r;
+    {
+      model::Session s(m, {int64_t(prompt.size()) + 8, chunk, {}});
+      r.logits = s.prefill_all(prompt);
+      r.experts = s.stats().tokens_per_expert;
+    }
+    model::Session s(m, {int64_t(prompt.size()) + n_greedy + 8, chunk, {}});
+    std::span<const float> logits = s.prefill(prompt);
+    for (int i = 0; i < n_greedy; ++i) {
+      const int32_t t = sampling::argmax(logits);
+      std::vector<float> sorted(logits.begin(), logits.end());
+      std::partial_sort(sorted.begin(), sorted.begin() + 2, sorted.end(), std::greater<>());
+      r.greedy.push_back(t);
+      r.greedy_gap.push_back(sorted[0] - sorted[1]);
+      if (i + 1 < n_greedy) logits = s.decode_step(t);
+    }
+    return r;
+  }
+
+  // Logits of every position within kModelLimit of the CPU's (max |diff| over
+  // max |cpu|) and the same 32 greedy tokens. The note gives the evidence needed
+  // to tell a bug from a routing flip (an expert choice that a rounding-level
+  // difference moves across the top-k boundary): how many (token, layer) expert
+  // assignments differ, and how the error is spread over positions.
+  void compare_models(const std::string& name, std::shared_ptr<const gguf::File> file,
+                      const std::vector<int32_t>& prompt, int64_t vocab) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const ModelRun c = run_model(file, *cpu_, prompt, 512, 32);
+    const ModelRun g = run_model(file, *gpu_, prompt, 128, 32);  // other chunking on purpose
+    const double err = rel_error(g.logits, c.logits);
+    size_t diverge = 0;
+    while (diverge < c.greedy.size() && c.greedy[diverge] == g.greedy[diverge]) ++diverge;
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // Per-position error (relative to the global max |logit|).
+    double mx = 0;
+    for (float v : c.logits) mx = std::max(mx, double(std::fabs(v)));
+    std::vector<double> pos_err;
+    for (size_t p = 0; p + size_t(vocab) <= c.logits.size(); p += size_t(vocab)) {
+      double e = 0;
+      for (size_t i = p; i < p + size_t(vocab); ++i) e = std::max(e, std::fabs(double(g.logits[i]) - c.logits[i]));
+      pos_err.push_back(e / mx);
+    }
+    std::vector<double> sorted = pos_err;
+    std::sort(sorted.begin(), sorted.end());
+    const auto over = std::count_if(pos_err.begin(), pos_err.end(), [](double e) { return e >= kModelLimit; });
+    size_t first_over = 0;
+    while (first_over < pos_err.size() && pos_err[first_over] < kModelLimit) ++first_over;
+    int64_t moved = 0;
+    for (size_t e = 0; e < c.experts.size() && e < g.experts.size(); ++e) moved += std::abs(c.experts[e] - g.experts[e]);
+    std::string note = "greedy 32: " + (diverge == c.greedy.size()
+                                            ? std::string("identical")
+                                            : "DIVERGES at " + std::to_string(diverge) + " (cpu top-2 gap " +
+                                                  std::to_string(c.greedy_gap[diverge]) + ")");
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "; median position err %.1e, %lld/%zu positions over (first %zu)", sorted[sorted.size() / 2],
+                  (long long)over, pos_err.size(), first_over);
+    note += buf;
+    if (!c.experts.empty()) note += "; expert assignments differing >= " + std::to_string(moved / 2);
+    std::snprintf(buf, sizeof buf, " (%.1f s)", secs);
+    note += buf;
+    record("model " + name, std::to_string(prompt.size()) + " tokens", err, kModelLimit, note);
+    if (diverge != c.greedy.size()) rows_.back().pass = false;
+  }
+
+  void tiny_models() {
+    struct Case {
+      std::string name;
+      model::TinyConfig cfg;
+    };
+    std::vector<Case> cases;
+    auto moe = model::tiny_preset("qwen3moe", "tiny");
+    moe.n_layers = 3;
+    moe.d_model = 256;
+    moe.n_heads = 8;
+    moe.n_kv_heads = 2;
+    moe.head_dim = 64;
+    moe.n_expert = 16;
+    moe.n_expert_used = 4;
+    moe.expert_ff = 128;
+    for (const WeightType t : {WeightType::f32, WeightType::bf16, WeightType::q8_0}) {
+      auto c = moe;
+      c.type = t;
+      cases.push_back({std::string("qwen3moe d64 ") + backend::weight_type_name(t), c});
+    }
+    auto dense = model::tiny_preset("qwen3", "tiny");
+    dense.n_layers = 2;
+    dense.d_model = 256;
+    dense.n_heads = 4;
+    dense.n_kv_heads = 1;
+    dense.head_dim = 128;
+    dense.ff = 512;
+    dense.type = WeightType::bf16;
+    cases.push_back({"qwen3 d128 GQA4 bf16", dense});
+    cases.push_back({"qwen3moe tiny preset (d16)", model::tiny_preset("qwen3moe", "tiny")});
+    for (auto& c : cases) {
+      c.cfg.seed = rng_();
+      guarded("model " + c.name, [&] {
+        auto bytes = std::make_shared<std::vector<std::byte>>(model::tiny_model_bytes(c.cfg));
+        auto file = std::shared_ptr<const gguf::File>(
+            new gguf::File(gguf::File::parse(*bytes, "tiny.gguf")),
+            [bytes](const gguf::File* f) { delete f; });  // keeps the bytes alive with the file
+        const int64_t vocab = file->find_tensor("token_embd.weight")->shape[1];
+        std::vector<int32_t> prompt(300);
+        for (auto& t : prompt) t = int32_t(rng_() % uint64_t(vocab));
+        compare_models(c.name, file, prompt, vocab);
+      });
+    }
+  }
+
+  void parity(const fs::path& dir) {
+    if (!fs::is_directory(dir)) {
+      std::printf("--   parity fixtures: %s not found (skipped; the tiny models above cover the model path)\n",
+                  dir.string().c_str());
+      return;
+    }
+    for (const auto& entry : fs::directory_iterator(dir)) {
+      if (!fs::exists(entry.path() / "reference.json")) continue;
+      const std::string name = entry.path().filename().string();
+      // The fixture converted twice: f32 (the CUDA backend rounds weights to
+      // bf16 at upload, the CPU does not) and bf16 (both backends read the same
+      // weights, so what differs is the backends' arithmetic alone).
+      for (const convert::OutType type : {convert::OutType::f32, convert::OutType::bf16}) {
+        const std::string tname = type == convert::OutType::f32 ? "f32" : "bf16";
+        guarded("parity " + name + " " + tname, [&] {
+          const fs::path out = fs::temp_directory_path() / ("folio_cuda_parity_" + name + "_" + tname + "_" +
+                                                           std::to_string(::getpid()) + ".gguf");
+          convert::Options o;
+          o.hf_dir = entry.path();
+          o.output = out;
+          o.out_type = type;
+          convert::convert_hf_to_gguf(o);
+          auto file = std::make_shared<const gguf::File>(gguf::File::open(out));
+          const int64_t vocab = int64_t(file->find_tensor("token_embd.weight")->shape[1]);
+          const json::Value ref = json::parse_file(entry.path() / "reference.json");
+          for (const json::Value& p : ref["prompts"].as_array()) {
+            std::vector<int32_t> ids;
+            for (const json::Value& t : p["ids"].as_array()) ids.push_back(int32_t(t.as_int64()));
+            compare_models("parity " + name + " " + tname, file, ids, vocab);
+          }
+          fs::remove(out);
+        });
+      }
+    }
+  }
+
+ private:
+  std::pair<Tensor, Tensor> both(int64_t rows, int64_t cols, const std::vector<float>& v) {
+    return {upload_act(*cpu_, rows, cols, v), upload_act(*gpu_, rows, cols, v)};
+  }
+
+  std::mt19937_64 rng_;
+  std::unique_ptr<backend::Backend> cpu_;
+  std::unique_ptr<cuda::CudaBackend> gpu_;
+  std::vector<Row> rows_;
+};
+
+void write_json(const fs::path& path, const std::vector<Row>& rows, uint64_t seed, const std::string& device) {
+  json::Array arr;
+  for (const Row& r : rows) {
+    json::Object o;
+    o.insert("check", r.check);
+    o.insert("shape", r.shape);
+    o.insert("rel_error", std::isfinite(r.error) ? r.error : -1.0);
+    o.insert("limit", r.limit);
+    o.insert("pass", r.pass);
+    o.insert("note", r.note);
+    arr.push_back(json::Value(std::move(o)));
+  }
+  json::Object top;
+  top.insert("device", device);
+  top.insert("seed", std::to_string(seed));
+  top.insert("checks", json::Value(std::move(arr)));
+  std::ofstream(path) << json::serialize(json::Value(std::move(top)), 2) << "\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string json_path;
+  fs::path parity_dir = "tests/data/parity";
+  uint64_t seed = std::random_device{}() ^ uint64_t(std::chrono::steady_clock::now().time_since_epoch().count());
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--json" && i + 1 < argc) json_path = argv[++i];
+    else if (a == "--seed" && i + 1 < argc) seed = std::stoull(argv[++i]);
+    else if (a == "--parity-dir" && i + 1 < argc) parity_dir = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: %s [--json FILE] [--seed N] [--parity-dir DIR]\n", argv[0]);
+      return 2;
+    }
+  }
+  if (!cuda::cuda_device_available()) {
+    std::fprintf(stderr, "cuda_backend_check: no CUDA device\n");
+    return 2;
+  }
+  try {
+    Checker c(seed);
+    std::printf("== CUDA backend vs CPU backend on %s, seed %llu\n", c.gpu().device_name().c_str(),
+                (unsigned long long)seed);
+    c.guarded("norms", [&] { c.norms(); });
+    c.guarded("matmuls", [&] { c.matmuls(); });
+    c.guarded("ffn", [&] { c.ffn(); });
+    c.guarded("moe", [&] { c.moe(); });
+    c.attention();
+    c.tiny_models();
+    c.parity(parity_dir);
+    const auto& rows = c.rows();
+    const auto failed = std::count_if(rows.begin(), rows.end(), [](const Row& r) { return !r.pass; });
+    std::printf("== %zu checks, %lld failed\n", rows.size(), (long long)failed);
+    if (!json_path.empty()) write_json(json_path, rows, seed, c.gpu().device_name());
+    return failed ? 1 : 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "cuda_backend_check: %s\n", e.what());
+    return 1;
+  }
+}
