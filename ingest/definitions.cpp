@@ -80,8 +80,11 @@ std::vector<DefinedTerm> find_defined_terms(std::string_view text) {
       }
       // Parenthesised short form: (the "Agreement") / ("Licensee") / (hereinafter "X")
       if (!defined && after.starts_with(')')) {
-        const size_t paren = text.rfind('(', pos);
-        if (paren != std::string_view::npos && pos - paren <= 24) {
+        // Look back at most 24 bytes for the '(' (bounded: no quadratic scan).
+        const size_t from = pos > 24 ? pos - 24 : 0;
+        const size_t back = text.substr(from, pos - from).rfind('(');
+        const size_t paren = back == std::string_view::npos ? back : from + back;
+        if (paren != std::string_view::npos) {
           std::string_view between = trim(text.substr(paren + 1, pos - paren - 1));
           defined = between.empty() || iequals(between, "the") || iequals(between, "a") ||
                     iequals(between, "hereinafter") || iequals(between, "hereinafter the") ||

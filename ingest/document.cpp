@@ -134,19 +134,22 @@ std::optional<AnchorId> Outline::find(std::string_view text) const {
 
 std::optional<AnchorId> Document::enclosing_anchor(size_t block_index) const {
   if (block_index >= blocks.size()) return std::nullopt;
-  // Walk back to the nearest block that opens a unit, then up its lineage until
-  // an anchor whose level is at most the block's level (a paragraph at level 2
-  // after a level-3 heading still belongs to that level-3 unit: level only
-  // matters for anchored blocks, so the nearest anchor wins).
+  // Blocks follow the unit they belong to: start from the nearest block at or
+  // before this one that opens an anchor. A block placed at a level (not 0)
+  // belongs to the innermost unit of that level or shallower, so climb out of
+  // units that closed before it (the text after a nested function belongs to
+  // the class again; a paragraph after a subsection's end to its section).
+  const uint16_t level = blocks[block_index].level;
   for (size_t i = block_index + 1; i-- > 0;) {
-    if (blocks[i].anchor && outline[*blocks[i].anchor].block == i) {
-      const Anchor& a = outline[*blocks[i].anchor];
-      if (a.kind == AnchorKind::definition && i != block_index) {
-        // A definition covers only its own block; the enclosing unit is its parent.
-        return a.parent;
-      }
-      return blocks[i].anchor;
+    if (!blocks[i].anchor || *blocks[i].anchor >= outline.size() || outline[*blocks[i].anchor].block != i) continue;
+    AnchorId a = *blocks[i].anchor;
+    if (i == block_index || level == 0) return a;
+    while (outline[a].level > level) {
+      const auto up = outline[a].parent;
+      if (!up) return std::nullopt;
+      a = *up;
     }
+    return a;
   }
   return std::nullopt;
 }

@@ -170,8 +170,9 @@ struct Document {
   // ("removed 24 running header/footer lines", "PDF outline absent").
   std::vector<std::string> notes;
 
-  // The anchor of the innermost unit containing block `index` (the nearest
-  // anchored block at or before it whose subtree covers it), if any.
+  // The anchor of the innermost unit containing block `block_index`: the
+  // nearest anchor opened at or before it, climbed up to the block's level
+  // (level 0 = no climbing), if any.
   std::optional<AnchorId> enclosing_anchor(size_t block_index) const;
 };
 

@@ -51,6 +51,14 @@ bool add_document_file(Corpus& corpus, const std::filesystem::path& path, const 
 
 }  // namespace
 
+bool code_ingestion_available() noexcept {
+#ifdef FOLIO_HAVE_INGEST_CODE
+  return true;
+#else
+  return false;
+#endif
+}
+
 std::optional<SourceFormat> format_for_path(const std::filesystem::path& path) {
   const std::string ext = lower_extension(path);
   if (ext == ".pdf") return SourceFormat::pdf;

@@ -38,6 +38,9 @@ struct IngestOptions {
   std::function<void(size_t done, size_t total, std::string_view item)> progress;
 };
 
+// Whether this build includes code ingestion (ingest/code/, tree-sitter).
+bool code_ingestion_available() noexcept;
+
 // The document format a file name suggests, or nullopt (code / unknown).
 std::optional<SourceFormat> format_for_path(const std::filesystem::path& path);
 

@@ -6,8 +6,12 @@
 #include <poppler/cpp/poppler-page.h>
 #include <poppler/cpp/poppler-toc.h>
 
+#include <algorithm>
+#include <atomic>
+#include <exception>
 #include <memory>
 #include <mutex>
+#include <thread>
 
 #include "ingest/sha256.hpp"
 #include "ingest/text_util.hpp"
@@ -35,6 +39,38 @@ bool bold_font(std::string_view name) {
   for (std::string_view k : {"Bold", "bold", "BOLD", "Black", "Heavy", "Semibold", "SemiBold", "Demi"})
     if (name.find(k) != std::string_view::npos) return true;
   return false;
+}
+
+// Returns the number of words skipped because they are set vertically (they
+// cannot join horizontal reading lines; the caller notes how many).
+size_t extract_page(const poppler::page& p, PdfPage& page, bool font_info) {
+  size_t vertical = 0;
+  const poppler::rectf rect = p.page_rect(poppler::media_box);
+  page.width = rect.width();
+  page.height = rect.height();
+  if (p.orientation() == poppler::page::landscape || p.orientation() == poppler::page::seascape)
+    std::swap(page.width, page.height);
+  std::vector<poppler::text_box> boxes =
+      font_info ? p.text_list(poppler::page::text_list_include_font) : p.text_list();
+  page.words.reserve(boxes.size());
+  for (poppler::text_box& b : boxes) {
+    if (b.get_wmode() == poppler::text_box::vertical_wmode) {
+      ++vertical;
+      continue;
+    }
+    PdfWord w;
+    w.text = utf8(b.text());
+    if (w.text.empty()) continue;
+    const poppler::rectf r = b.bbox();
+    w.box = {r.left(), r.top(), r.right(), r.bottom()};
+    if (b.has_font_info()) {
+      w.font_size = b.get_font_size();
+      w.bold = bold_font(b.get_font_name());
+    }
+    w.space_after = b.has_space_after();
+    page.words.push_back(std::move(w));
+  }
+  return vertical;
 }
 
 void collect_outline(const poppler::toc_item* item, uint16_t depth, std::vector<PdfOutlineEntry>& out, size_t& budget) {
@@ -81,46 +117,61 @@ Document parse_pdf(std::string_view bytes, std::string source, const Limits& lim
   builder.doc().source_bytes = bytes.size();
   builder.doc().pages = uint32_t(n);
 
-  std::vector<PdfPage> pages;
-  pages.reserve(size_t(n));
-  size_t total_words = 0, unreadable = 0;
+  // Pages are extracted in parallel: each worker opens its own poppler::document
+  // over the same bytes (Poppler documents are not shared between threads) and
+  // takes an interleaved share of the pages.
+  std::vector<PdfPage> pages(static_cast<size_t>(n));
+  unsigned workers = options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  workers = std::max(1u, std::min<unsigned>(workers, unsigned((n + 3) / 4)));
+  std::atomic<size_t> total_words{0}, unreadable{0}, vertical{0};
   const size_t max_words = limits.max_blocks * 64;
-  for (int i = 0; i < n; ++i) {
-    PdfPage page;
-    page.number = uint32_t(i + 1);
-    std::unique_ptr<poppler::page> p(doc->create_page(i));
-    if (!p) {
-      ++unreadable;
-      pages.push_back(std::move(page));
-      continue;
-    }
-    const poppler::rectf rect = p->page_rect(poppler::media_box);
-    page.width = rect.width();
-    page.height = rect.height();
-    if (p->orientation() == poppler::page::landscape || p->orientation() == poppler::page::seascape)
-      std::swap(page.width, page.height);
-    std::vector<poppler::text_box> boxes = p->text_list(poppler::page::text_list_include_font);
-    page.words.reserve(boxes.size());
-    for (poppler::text_box& b : boxes) {
-      if (b.get_wmode() == poppler::text_box::vertical_wmode) continue;  // vertical text: not in reading lines
-      PdfWord w;
-      w.text = utf8(b.text());
-      if (w.text.empty()) continue;
-      const poppler::rectf r = b.bbox();
-      w.box = {r.left(), r.top(), r.right(), r.bottom()};
-      if (b.has_font_info()) {
-        w.font_size = b.get_font_size();
-        w.bold = bold_font(b.get_font_name());
+  std::atomic<bool> over_limit{false};
+  auto extract = [&](unsigned worker, const poppler::document& d) {
+    for (int i = int(worker); i < n && !over_limit.load(); i += int(workers)) {
+      PdfPage& page = pages[size_t(i)];
+      page.number = uint32_t(i + 1);
+      std::unique_ptr<poppler::page> p(d.create_page(i));
+      if (!p) {
+        ++unreadable;
+        continue;
       }
-      w.space_after = b.has_space_after();
-      page.words.push_back(std::move(w));
+      vertical += extract_page(*p, page, options.font_info);
+      if ((total_words += page.words.size()) > max_words) over_limit = true;
     }
-    total_words += page.words.size();
-    if (total_words > max_words)
-      fail(Errc::unsupported, source + ": more than " + std::to_string(max_words) + " words (Limits::max_blocks x 64)");
-    pages.push_back(std::move(page));
+  };
+  if (workers == 1) {
+    extract(0, *doc);
+  } else {
+    std::vector<std::exception_ptr> errors(workers);
+    {
+      std::vector<std::jthread> threads;
+      for (unsigned w = 1; w < workers; ++w)
+        threads.emplace_back([&, w] {
+          try {
+            std::unique_ptr<poppler::document> own(poppler::document::load_from_raw_data(
+                bytes.data(), int(bytes.size()), options.password, options.password));
+            if (!own || own->is_locked()) fail(Errc::format, source + ": Poppler could not reopen the PDF");
+            extract(w, *own);
+          } catch (...) {
+            errors[w] = std::current_exception();
+            over_limit = true;
+          }
+        });
+      try {
+        extract(0, *doc);
+      } catch (...) {
+        errors[0] = std::current_exception();
+        over_limit = true;
+      }
+    }
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
   }
-  if (unreadable) builder.doc().notes.push_back(std::to_string(unreadable) + " pages Poppler could not open");
+  if (over_limit || total_words > max_words)
+    fail(Errc::unsupported, source + ": more than " + std::to_string(max_words) + " words (Limits::max_blocks x 64)");
+  if (vertical)
+    builder.doc().notes.push_back(std::to_string(vertical.load()) + " words of vertical text skipped (not supported)");
+  if (unreadable) builder.doc().notes.push_back(std::to_string(unreadable.load()) + " pages Poppler could not open");
   if (total_words == 0 && n > 0)
     builder.doc().notes.push_back("no text layer (scanned PDF?): nothing extracted; OCR is not supported");
 
@@ -130,7 +181,9 @@ Document parse_pdf(std::string_view bytes, std::string source, const Limits& lim
     size_t budget = 100000;
     if (toc) collect_outline(toc->root(), 1, outline, budget);
   }
-  layout_pdf(pages, outline, builder, options.layout);
+  PdfLayoutOptions layout = options.layout;
+  layout.font_info = options.font_info;
+  layout_pdf(pages, outline, builder, layout);
   return std::move(builder).finish();
 }
 

@@ -21,6 +21,13 @@ struct PdfOptions {
   PdfLayoutOptions layout;
   std::string password;  // tried as both owner and user password
   bool use_outline = true;
+  // Threads extracting pages (each opens its own Poppler document over the same
+  // bytes); 0 = all hardware threads. Small documents use fewer (4 pages each).
+  unsigned threads = 0;
+  // Ask Poppler for font names and sizes (bold headings, exact sizes). Poppler
+  // finds them by scanning each page's fonts, which roughly doubles extraction
+  // time; without them sizes come from box heights and weights are unknown.
+  bool font_info = true;
 };
 
 Document parse_pdf(std::string_view bytes, std::string source, const Limits& limits = {}, const PdfOptions& options = {});

@@ -24,6 +24,7 @@ struct LineBox {
   uint32_t page = 0;     // 1-based
   size_t page_index = 0; // index into pages
   int column = 0;        // 0 full width / single, 1 left, 2 right
+  double column_width = 0;  // widest line of the same page and column
   bool removed = false;  // running header/footer/page number
 };
 
@@ -124,7 +125,9 @@ std::vector<LineBox> page_lines(const PdfPage& page, size_t page_index) {
 // side. A few crossing lines are tolerated (a centred caption or heading);
 // they read as full-width lines.
 std::optional<double> find_gutter(const std::vector<LineBox>& lines) {
-  if (lines.size() < 6 || lines.size() > 4000) return std::nullopt;
+  // Pages with very many lines (more than any real two-column page) are read in
+  // one column: the search is quadratic in the number of lines.
+  if (lines.size() < 6 || lines.size() > 1500) return std::nullopt;
   double left = 1e300, right = -1e300;
   for (const auto& l : lines) {
     left = std::min(left, l.box.x0);
@@ -373,7 +376,12 @@ void layout_pdf(std::span<const PdfPage> pages, std::span<const PdfOutlineEntry>
       builder.doc().notes.push_back("removed " + std::to_string(removed) +
                                     " running header/footer and page-number lines");
   }
-  for (auto& lines : page_lines_v) order_page(lines);
+  for (auto& lines : page_lines_v) {
+    order_page(lines);
+    double widest[3] = {0, 0, 0};
+    for (const auto& l : lines) widest[l.column] = std::max(widest[l.column], l.box.width());
+    for (auto& l : lines) l.column_width = widest[l.column];
+  }
   // Body font size: the size carrying the most characters (rounded to 0.5 pt).
   std::map<long, size_t> size_chars;
   for (const auto& lines : page_lines_v)
@@ -440,12 +448,18 @@ void layout_pdf(std::span<const PdfPage> pages, std::span<const PdfOutlineEntry>
         else if (num && num->style != NumberStyle::decimal && !paren && title_like(*num) && after_break &&
                  num->title.size() < 60)
           heading = true;  // "ARTICLE IV", "Section 5 Fees" on their own line
+        else if (!options.font_info && num && !paren && title_like(*num) && (after_break || gap > pitch * 1.1) &&
+                 l.box.width() < 0.6 * l.column_width)
+          heading = true;  // no weights known: a short numbered line set apart
       }
       // A heading continues on the next line when it wraps (same style, tight
       // pitch), unless that line starts a numbered heading of its own ("16."
       // alone is the end of "... Sections 15 and" + "16.").
       if (!units.empty() && units.back().kind == Unit::heading && prev && !new_column && gap <= pitch * 1.2 &&
-          l.bold == units.back().bold && std::abs(l.size - units.back().size) < 0.5 && (l.bold || larger) &&
+          l.bold == units.back().bold && std::abs(l.size - units.back().size) < 0.5 &&
+          (l.bold || larger ||
+           (!options.font_info && l.box.width() < 0.6 * l.column_width &&
+            !std::islower(static_cast<unsigned char>(t[0])))) &&
           units.back().page == l.page && (!num || num->title.empty() || !heading)) {
         join_line(units.back().text, t);
         units.back().box = unite(units.back().box, l.box);

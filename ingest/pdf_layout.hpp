@@ -51,6 +51,10 @@ struct PdfOutlineEntry {
 struct PdfLayoutOptions {
   bool remove_running_lines = true;
   bool detect_definitions = true;
+  // False when the words carry no font names (PdfWord::bold unknown, sizes
+  // estimated from box heights): a numbered line that is short and set apart
+  // then counts as a heading even without bold type.
+  bool font_info = true;
 };
 
 // Builds the Document. `doc` must already carry source, format, hash and page

@@ -457,15 +457,12 @@ Document parse_plain_transcript(std::string_view bytes, std::string source, cons
     if (cues.size() > limits.max_blocks)
       fail(Errc::unsupported, source + ": more than " + std::to_string(limits.max_blocks) + " lines (Limits::max_blocks)");
   }
-  // A line lasts until the next timed line starts.
-  for (size_t i = 0; i < cues.size(); ++i) {
-    cues[i].end = cues[i].start;
-    for (size_t j = i + 1; j < cues.size(); ++j) {
-      if (cues[j].start != cues[i].start) {
-        cues[i].end = std::max(cues[i].start, cues[j].start);
-        break;
-      }
-    }
+  // A line lasts until the next line with a different time starts (one
+  // backward pass: `next` is the first later start that differs).
+  std::optional<int64_t> next;
+  for (size_t i = cues.size(); i-- > 0;) {
+    if (i + 1 < cues.size() && cues[i + 1].start != cues[i].start) next = cues[i + 1].start;
+    cues[i].end = next ? std::max(cues[i].start, *next) : cues[i].start;
   }
   // Plain logs carry no markup: '<' and '&' are text here.
   for (Cue& c : cues) w.add(std::move(c));

@@ -45,12 +45,14 @@ struct DevicePlan {
 };
 
 // Prefill kernel variants; all compute the same function (bench/attention checks
-// each). automatic = `wgmma` on sm_90 (Hopper), else `mma_8warps`.
+// each). automatic = `wgmma_256` on sm_90 (Hopper) when query_block * group >= 256,
+// `wgmma` for smaller rows, `mma_8warps` elsewhere.
 //   mma_4warps, mma_8warps: mma.sync m16n8k16, 64 or 128 rows per CTA (sm_80+)
 //   wgmma:             warpgroup MMA, Q and K from shared memory, 2 CTAs per SM (sm_90a)
 //   wgmma_1cta:        the same with 1 CTA per SM (no register cap)
 //   wgmma_qreg:        Q in registers, next block's Q K^T overlapped with P V, 1 CTA per SM
-enum class PrefillKernel { automatic, mma_4warps, mma_8warps, wgmma, wgmma_1cta, wgmma_qreg };
+//   wgmma_256:         as wgmma with 4 warpgroups (256 rows), 3 K/V stages, 1 CTA per SM
+enum class PrefillKernel { automatic, mma_4warps, mma_8warps, wgmma, wgmma_1cta, wgmma_qreg, wgmma_256 };
 const char* prefill_kernel_name(PrefillKernel kernel);
 
 struct PrefillArgs {
@@ -82,6 +84,12 @@ struct DecodeArgs {
   int max_row_blocks = 0; // upper bound of any row's block count (sizes the split)
   int splits = 0;         // CTAs per row; 0 picks from the device size
   float* workspace = nullptr;  // decode_workspace_floats(...) floats
+  // Launch with programmatic dependent launch (sm_90+): the kernels are
+  // scheduled while the previous kernel in the stream finishes and wait for it
+  // on the device (cudaGridDependencySynchronize semantics), which hides the
+  // launch latency between the planner, the decode and the split merge. Safe
+  // with any preceding kernel; also inside CUDA graphs (stream capture).
+  bool programmatic_launch = true;
 };
 // CTAs per plan row so the decode fills the device (sm_count multiprocessors) in
 // exactly one wave, with at least 2 blocks per CTA.
@@ -114,12 +122,18 @@ struct PlannerArgs {
   __nv_bfloat16* query_means = nullptr;  // [n_query_blocks][n_heads][d]
   float* scores = nullptr;               // [score_rows][n_blocks]
   int64_t score_rows = 0;                // rows scored per pass (bounds `scores`)
+  // Decode plans (n_queries 1, query_block 1) use one fused launch (scores and
+  // selection of a row in one thread-block cluster; query_means and scores
+  // unused); it is launched programmatically (see DecodeArgs) when this is set.
+  bool programmatic_launch = true;
 };
 // Entries a row can need: sink + window + top-k + global blocks, capped by the block count.
 int planner_row_capacity(int64_t n_keys, int sink_blocks, int window_tokens, int topk_blocks, int64_t global_blocks);
 // Scores every visible block of every (query block, KV head) row by
 // max_h mean_q(h) . summary (bf16 tensor cores, f32 sums) and selects sink,
-// window, global blocks and the top-k of the rest (ties to the lower index).
+// window, global blocks and the top-k of the rest (ties to the lower index),
+// by the rule of runtime/attention/config.hpp (window = the window_tokens keys
+// up to the block's last query; global blocks take selection slots).
 cudaError_t build_plan(const PlannerArgs& args, cudaStream_t stream);
 
 }  // namespace folio::kernels

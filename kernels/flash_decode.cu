@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cfloat>
 
+#include <cooperative_groups.h>
+
 #include "kernels/attention_kernels.hpp"
 #include "kernels/mma_common.cuh"
 
@@ -20,6 +22,11 @@ namespace {
 using namespace detail;
 
 constexpr int kWarps = 4, kThreads = 128, kStages = 3;
+// Short rows (sparse plans) on sm_90: one thread-block cluster of kCluster CTAs
+// per row, kClusterStages K/V stages each; the CTAs' partial states are merged
+// in the leader CTA's shared memory (distributed shared memory) and the leader
+// writes the output: one launch, no workspace, no merge kernel.
+constexpr int kCluster = 8, kClusterStages = 4, kClusterMaxBlocks = 16 * kCluster;
 
 struct DecodeParams {
   const __nv_bfloat16* q;
@@ -34,21 +41,52 @@ struct DecodeParams {
   float* part_ml;  // [batch * n_heads][splits][2]: max (scaled, base 2) and sum
 };
 
+// K/V stages, reused for the 4 warps' merge at the end.
+template <int kD, int kStages>
+constexpr int stage_area_bytes() {
+  constexpr int kStageBytes = 2 * 64 * kD * 2;
+  constexpr int kMergeBytes = (kWarps * 16 * kD + 2 * kWarps * 16) * 4;
+  return kStages * kStageBytes > kMergeBytes ? kStages * kStageBytes : kMergeBytes;
+}
 template <int kD>
+constexpr int decode_smem_bytes() {
+  return 16 * kD * 2 + stage_area_bytes<kD, kStages>();
+}
+// Q, the stages, and the leader's receive area (every CTA allocates it: one kernel).
+template <int kD>
+constexpr int cluster_decode_smem_bytes() {
+  return 16 * kD * 2 + stage_area_bytes<kD, kClusterStages>() + kCluster * 16 * (kD + 2) * 4;
+}
+
+// Programmatic dependent launch and clusters need compute capability 9.0.
+bool sm90_or_later() {
+  int device = 0, major = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
+    return false;
+  return major >= 9;
+}
+
+
+// kClustered: launched in clusters of kCluster CTAs along x (splits = kCluster),
+// merged through the leader's shared memory (see kCluster).
+template <int kD, int kStages, bool kClustered>
 __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodeParams p) {
   constexpr int kChunks = kD / 8, kTile = 64 * kD * 2;  // bytes of one K or V block
   extern __shared__ __align__(128) unsigned char smem[];
   const uint32_t q_s = smem_addr(smem);
   const uint32_t kv_s = q_s + 16 * kD * 2;  // stage s: K at kv_s + 2*s*kTile, V after it
 
+  griddep_wait();  // the plan, Q and K/V come from the kernels before (programmatic launch)
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int split = blockIdx.x, row = blockIdx.y;
   const int seq = row / p.n_kv_heads, kv_head = row % p.n_kv_heads, G = p.group;
   const int64_t n_keys = p.seq_lens[seq];
   const int32_t row_begin = p.plan.row_offsets[row];
   const int32_t row_count = p.plan.row_counts ? p.plan.row_counts[row] : p.plan.row_offsets[row + 1] - row_begin;
-  const int per = (row_count + p.splits - 1) / p.splits;
-  const int first = min(row_count, split * per), count = min(row_count, first + per) - first;
+  // Balanced contiguous shares: split s takes [s * n / splits, (s + 1) * n / splits).
+  const int first = int(int64_t(split) * row_count / p.splits);
+  const int count = int(int64_t(split + 1) * row_count / p.splits) - first;
   const int32_t* blocks = p.plan.block_indices + row_begin + first;
   const int32_t* table = p.kv.block_table ? p.kv.block_table + int64_t(seq) * p.kv.block_table_stride : nullptr;
 
@@ -145,6 +183,7 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodePara
     __syncthreads();
   }
   cp_async_wait<0>();
+  griddep_launch_dependents();  // the split merge may be scheduled now; it waits for this grid
   __syncthreads();
 
   // Merge the 4 warps' states in shared memory (the K/V stages are free now).
@@ -182,7 +221,20 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodePara
       }
     }
     const int h = kv_head * G + r;
-    if (p.splits == 1) {
+    if constexpr (kClustered) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+      // Into the leader's receive area: [kCluster][16][kD] sums, [kCluster][16][2] (max, sum).
+      float* recv_o = reinterpret_cast<float*>(smem + 16 * kD * 2 + stage_area_bytes<kD, kStages>());
+      float* recv_ml = recv_o + kCluster * 16 * kD;
+      float* lo = cooperative_groups::this_cluster().map_shared_rank(recv_o, 0);
+      float* lml = cooperative_groups::this_cluster().map_shared_rank(recv_ml, 0);
+      lo[(split * 16 + r) * kD + c] = acc;
+      if (c == 0) {
+        lml[(split * 16 + r) * 2] = mx;
+        lml[(split * 16 + r) * 2 + 1] = sum;
+      }
+#endif
+    } else if (p.splits == 1) {
       p.o[seq * p.o_stride + int64_t(h) * kD + c] = __float2bfloat16(sum > 0.0f ? acc / sum : 0.0f);
     } else {
       const int64_t slot = (int64_t(seq) * p.n_heads + h) * p.splits + split;
@@ -192,6 +244,30 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodePara
         p.part_ml[slot * 2 + 1] = sum;
       }
     }
+  }
+  if constexpr (kClustered) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    cooperative_groups::this_cluster().sync();  // release/acquire: all partials are in the leader
+    if (split != 0) return;
+    const float* recv_o = reinterpret_cast<const float*>(smem + 16 * kD * 2 + stage_area_bytes<kD, kStages>());
+    const float* recv_ml = recv_o + kCluster * 16 * kD;
+    for (int i = tid; i < G * kD; i += kThreads) {
+      const int r = i / kD, c = i % kD;
+      float mx = -INFINITY;
+#pragma unroll
+      for (int s = 0; s < kCluster; ++s) mx = fmaxf(mx, recv_ml[(s * 16 + r) * 2]);
+      float sum = 0.0f, acc = 0.0f;
+      if (mx != -INFINITY) {
+#pragma unroll
+        for (int s = 0; s < kCluster; ++s) {
+          const float w = fast_exp2(recv_ml[(s * 16 + r) * 2] - mx);
+          sum += w * recv_ml[(s * 16 + r) * 2 + 1];
+          acc += w * recv_o[(s * 16 + r) * kD + c];
+        }
+      }
+      p.o[seq * p.o_stride + int64_t(kv_head * G + r) * kD + c] = __float2bfloat16(sum > 0.0f ? acc / sum : 0.0f);
+    }
+#endif
   }
 }
 
@@ -205,6 +281,7 @@ __global__ void __launch_bounds__(kMergeThreads) merge_splits_kernel(const Decod
   __shared__ float weight[kMaxSplits];
   __shared__ float partial[kMergeThreads];
   __shared__ float red[kMergeThreads / 32];
+  griddep_wait();  // the partials come from flash_decode_kernel (programmatic launch)
   const int64_t sh = blockIdx.x;  // seq * n_heads + h
   const int seq = int(sh / p.n_heads), h = int(sh % p.n_heads);
   const int tid = threadIdx.x, n_warps = kMergeThreads / 32;
@@ -242,13 +319,6 @@ __global__ void __launch_bounds__(kMergeThreads) merge_splits_kernel(const Decod
 }
 
 template <int kD>
-constexpr int decode_smem_bytes() {
-  constexpr int kStageBytes = 2 * 64 * kD * 2;
-  constexpr int kMergeBytes = (kWarps * 16 * kD + 2 * kWarps * 16) * 4;
-  return 16 * kD * 2 + (kStages * kStageBytes > kMergeBytes ? kStages * kStageBytes : kMergeBytes);
-}
-
-template <int kD>
 cudaError_t launch(const DecodeArgs& a, cudaStream_t stream) {
   DecodeParams p;
   p.q = a.q;
@@ -267,13 +337,44 @@ cudaError_t launch(const DecodeArgs& a, cudaStream_t stream) {
   p.part_o = a.workspace;
   p.part_ml = a.workspace + size_t(a.batch) * a.n_heads * p.splits * kD;
   if (p.splits > 1 && a.workspace == nullptr) return cudaErrorInvalidValue;
+  const bool sm90 = sm90_or_later();
+  cudaLaunchAttribute attrs[2];
+  attrs[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attrs[0].val.programmaticStreamSerializationAllowed = 1;
+  attrs[1].id = cudaLaunchAttributeClusterDimension;
+  attrs[1].val.clusterDim.x = kCluster;
+  attrs[1].val.clusterDim.y = 1;
+  attrs[1].val.clusterDim.z = 1;
+  cudaLaunchConfig_t cfg = {};
+  cfg.blockDim = dim3(kThreads);
+  cfg.stream = stream;
+  cfg.attrs = attrs;
+  cfg.numAttrs = a.programmatic_launch && sm90 ? 1 : 0;
+  // Short rows (sparse plans): one cluster per row, merged on chip.
+  if (sm90 && p.splits > 1 && a.max_row_blocks > 0 && a.max_row_blocks <= kClusterMaxBlocks) {
+    p.splits = kCluster;
+    constexpr int smem = cluster_decode_smem_bytes<kD>();
+    auto kernel = flash_decode_kernel<kD, kClusterStages, true>;
+    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    if (err != cudaSuccess) return err;
+    cfg.gridDim = dim3(unsigned(kCluster), unsigned(a.batch * a.n_kv_heads));
+    cfg.dynamicSmemBytes = smem;
+    cfg.attrs = a.programmatic_launch ? attrs : attrs + 1;
+    cfg.numAttrs = a.programmatic_launch ? 2 : 1;
+    return cudaLaunchKernelEx(&cfg, kernel, p);
+  }
   constexpr int smem = decode_smem_bytes<kD>();
-  cudaError_t err =
-      cudaFuncSetAttribute(flash_decode_kernel<kD>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+  auto kernel = flash_decode_kernel<kD, kStages, false>;
+  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
-  flash_decode_kernel<kD><<<dim3(p.splits, a.batch * a.n_kv_heads), kThreads, smem, stream>>>(p);
-  if (p.splits > 1) merge_splits_kernel<<<a.batch * a.n_heads, kMergeThreads, 0, stream>>>(p, kD);
-  return cudaGetLastError();
+  cfg.gridDim = dim3(unsigned(p.splits), unsigned(a.batch * a.n_kv_heads));
+  cfg.dynamicSmemBytes = smem;
+  err = cudaLaunchKernelEx(&cfg, kernel, p);
+  if (err != cudaSuccess || p.splits == 1) return err;
+  cfg.gridDim = dim3(unsigned(a.batch * a.n_heads));
+  cfg.blockDim = dim3(kMergeThreads);
+  cfg.dynamicSmemBytes = 0;
+  return cudaLaunchKernelEx(&cfg, merge_splits_kernel, p, kD);
 }
 
 }  // namespace
@@ -283,9 +384,9 @@ int decode_splits(int batch, int n_kv_heads, int max_row_blocks, int sm_count, i
   // row has few blocks: at least 2 blocks per split).
   int per_sm = 0;
   if (head_dim == 64)
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, flash_decode_kernel<64>, kThreads, decode_smem_bytes<64>());
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, flash_decode_kernel<64, kStages, false>, kThreads, decode_smem_bytes<64>());
   else
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, flash_decode_kernel<128>, kThreads, decode_smem_bytes<128>());
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, flash_decode_kernel<128, kStages, false>, kThreads, decode_smem_bytes<128>());
   // Before the first launch raises the kernel's shared-memory limit the query can
   // answer 0: assume the 227 KB an sm_90 multiprocessor gives.
   if (per_sm == 0) per_sm = std::max(1, (227 * 1024) / (head_dim == 64 ? decode_smem_bytes<64>() : decode_smem_bytes<128>()));

@@ -221,6 +221,7 @@ const char* prefill_kernel_name(PrefillKernel k) {
     case PrefillKernel::wgmma: return "wgmma 2 CTA/SM";
     case PrefillKernel::wgmma_1cta: return "wgmma 1 CTA/SM";
     case PrefillKernel::wgmma_qreg: return "wgmma Q-in-regs overlapped";
+    case PrefillKernel::wgmma_256: return "wgmma 256 rows 3 stages";
   }
   return "?";
 }
@@ -231,11 +232,19 @@ cudaError_t attention_prefill(const PrefillArgs& a, cudaStream_t stream) {
       (a.head_dim != 64 && a.head_dim != 128) || a.n_keys > INT32_MAX - 64)
     return cudaErrorInvalidValue;
   PrefillKernel kind = a.kernel;
-  if ((kind == PrefillKernel::wgmma || kind == PrefillKernel::wgmma_1cta || kind == PrefillKernel::wgmma_qreg) &&
+  if ((kind == PrefillKernel::wgmma || kind == PrefillKernel::wgmma_1cta || kind == PrefillKernel::wgmma_qreg ||
+       kind == PrefillKernel::wgmma_256) &&
       !sm90_kernels_available())
     return cudaErrorNoKernelImageForDevice;
-  if (kind == PrefillKernel::automatic) kind = sm90_kernels_available() ? PrefillKernel::wgmma : PrefillKernel::mma_8warps;
-  const int rows = kind == PrefillKernel::mma_4warps ? 64 : 128;
+  if (kind == PrefillKernel::automatic) {
+    // Fastest measured on H100 (docs/attention.md): 256-row wgmma CTAs when a plan
+    // row has that many (token, head) rows, else 128-row ones; mma.sync off Hopper.
+    const int rows_per_plan_row = a.plan.query_block * (a.n_heads / a.n_kv_heads);
+    kind = !sm90_kernels_available() ? PrefillKernel::mma_8warps
+           : rows_per_plan_row >= 256 ? PrefillKernel::wgmma_256
+                                      : PrefillKernel::wgmma;
+  }
+  const int rows = kind == PrefillKernel::mma_4warps ? 64 : kind == PrefillKernel::wgmma_256 ? 256 : 128;
   const PrefillParams p = make_params(a, rows);
   const int64_t ctas = int64_t(p.n_query_blocks) * a.n_kv_heads * p.tiles_per_row;
   if (ctas == 0) return cudaSuccess;
@@ -246,8 +255,12 @@ cudaError_t attention_prefill(const PrefillArgs& a, cudaStream_t stream) {
     case PrefillKernel::mma_8warps: return d128 ? launch<128, 8>(p, ctas, stream) : launch<64, 8>(p, ctas, stream);
     case PrefillKernel::wgmma:
     case PrefillKernel::wgmma_1cta:
+    case PrefillKernel::wgmma_256:
     case PrefillKernel::wgmma_qreg: {
-      const int variant = kind == PrefillKernel::wgmma_qreg ? 0 : kind == PrefillKernel::wgmma ? 1 : 2;
+      const int variant = kind == PrefillKernel::wgmma_qreg ? 0
+                          : kind == PrefillKernel::wgmma    ? 1
+                          : kind == PrefillKernel::wgmma_1cta ? 2
+                                                              : 3;
       return d128 ? launch_prefill_sm90<128>(p, ctas, variant, stream)
                   : launch_prefill_sm90<64>(p, ctas, variant, stream);
     }

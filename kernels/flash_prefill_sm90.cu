@@ -31,7 +31,7 @@ __device__ __forceinline__ uint32_t sw128_offset(int rows, int row, int chunk) {
   return uint32_t((chunk >> 3) * rows * 128 + row * 128 + (((chunk & 7) ^ (row & 7)) << 4));
 }
 
-template <int kD>
+template <int kD, int kThreads = kSm90Threads>
 __device__ __forceinline__ void load_kv_block_sw128(uint32_t tile, const __nv_bfloat16* base, int64_t page,
                                                     int64_t page_stride, int64_t row_stride, int block, int64_t n_keys,
                                                     int tid) {
@@ -39,7 +39,7 @@ __device__ __forceinline__ void load_kv_block_sw128(uint32_t tile, const __nv_bf
   const __nv_bfloat16* src0 = base + page * page_stride;
   const int64_t first = int64_t(block) * 64;
 #pragma unroll
-  for (int i = tid; i < 64 * kChunks; i += kSm90Threads) {
+  for (int i = tid; i < 64 * kChunks; i += kThreads) {
     const int row = i / kChunks, chunk = i % kChunks;
     const bool valid = first + row < n_keys;
     const __nv_bfloat16* src = valid ? src0 + row * row_stride + chunk * 8 : base;
@@ -49,11 +49,12 @@ __device__ __forceinline__ void load_kv_block_sw128(uint32_t tile, const __nv_bf
 
 }  // namespace
 
-template <int kD, int kMinBlocks>
-__global__ void __launch_bounds__(kSm90Threads, kMinBlocks) flash_prefill_sm90_kernel(const PrefillParams p) {
+// kWGs warpgroups of 64 rows each; K/V kStages deep.
+template <int kD, int kMinBlocks, int kWGs = 2, int kStages = 2>
+__global__ void __launch_bounds__(128 * kWGs, kMinBlocks) flash_prefill_sm90_kernel(const PrefillParams p) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
-  constexpr int kChunks = kD / 8, kSub = kD / 64;
-  constexpr uint32_t kQSub = kSm90Rows * 128, kKvSub = 64 * 128, kKvTile = kSub * kKvSub;
+  constexpr int kChunks = kD / 8, kSub = kD / 64, kThreads = 128 * kWGs, kRows = 64 * kWGs;
+  constexpr uint32_t kQSub = kRows * 128, kKvSub = 64 * 128, kKvTile = kSub * kKvSub;
   extern __shared__ unsigned char smem_raw[];
   const uint32_t q_s = (smem_addr(smem_raw) + 1023u) & ~1023u;  // swizzle atoms need 1024-byte alignment
   const uint32_t kv_s = q_s + kSub * kQSub;                     // stage s: K at kv_s + 2 s kKvTile, V after
@@ -66,33 +67,36 @@ __global__ void __launch_bounds__(kSm90Threads, kMinBlocks) flash_prefill_sm90_k
   const int64_t row = int64_t(qb) * p.n_kv_heads + kv_head;
   const int G = p.group, Bq = p.plan.query_block;
   const int64_t first_query = int64_t(qb) * Bq;
-  if (first_query + (int64_t(tile) * kSm90Rows) / G >= p.n_queries || (tile * kSm90Rows) / G >= Bq) return;
+  if (first_query + (int64_t(tile) * kRows) / G >= p.n_queries || (tile * kRows) / G >= Bq) return;
 
   const int32_t begin = p.plan.row_offsets[row];
   const int32_t count = p.plan.row_counts ? p.plan.row_counts[row] : p.plan.row_offsets[row + 1] - begin;
 
-  for (int i = tid; i < kSm90Rows * kChunks; i += kSm90Threads) {
+  for (int i = tid; i < kRows * kChunks; i += kThreads) {
     const int r = i / kChunks, chunk = i % kChunks;
-    const int f = tile * kSm90Rows + r, tok = f / G, h = kv_head * G + f % G;
+    const int f = tile * kRows + r, tok = f / G, h = kv_head * G + f % G;
     const int64_t query = first_query + tok;
     const bool valid = tok < Bq && query < p.n_queries;
     const __nv_bfloat16* src = valid ? p.q + query * p.q_stride + int64_t(h) * kD + chunk * 8 : p.q;
-    cp_async_16(q_s + sw128_offset<kD>(kSm90Rows, r, chunk), src, valid ? 16 : 0);
+    cp_async_16(q_s + sw128_offset<kD>(kRows, r, chunk), src, valid ? 16 : 0);
   }
   auto load_block = [&](int entry, int stage) {
     const int j = p.plan.block_indices[begin + entry];
     const int64_t page = p.kv.block_table ? p.kv.block_table[j] : j;
     const uint32_t k_tile = kv_s + stage * 2 * kKvTile;
-    load_kv_block_sw128<kD>(k_tile, p.kv.k + kv_head * p.kv.head_stride, page, p.kv.page_stride, p.kv.row_stride, j,
+    load_kv_block_sw128<kD, kThreads>(k_tile, p.kv.k + kv_head * p.kv.head_stride, page, p.kv.page_stride, p.kv.row_stride, j,
                             p.n_keys, tid);
-    load_kv_block_sw128<kD>(k_tile + kKvTile, p.kv.v + kv_head * p.kv.head_stride, page, p.kv.page_stride,
+    load_kv_block_sw128<kD, kThreads>(k_tile + kKvTile, p.kv.v + kv_head * p.kv.head_stride, page, p.kv.page_stride,
                             p.kv.row_stride, j, p.n_keys, tid);
   };
-  if (count > 0) load_block(0, 0);
-  cp_async_commit();
+#pragma unroll
+  for (int b = 0; b < kStages - 1; ++b) {
+    if (b < count) load_block(b, b);
+    cp_async_commit();
+  }
 
   const int group_id = lane / 4, quad = lane % 4;
-  const int warp_row0 = tile * kSm90Rows + wg * 64 + warp * 16;  // flat row of this warp's first row
+  const int warp_row0 = tile * kRows + wg * 64 + warp * 16;  // flat row of this warp's first row
   // Positions fit in 32 bits (attention_prefill checks n_keys); 64-bit ones cost registers.
   int qpos[2];
 #pragma unroll
@@ -108,10 +112,10 @@ __global__ void __launch_bounds__(kSm90Threads, kMinBlocks) flash_prefill_sm90_k
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
 
   for (int e = 0; e < count; ++e) {
-    const int stage = e & 1;
-    if (e + 1 < count) load_block(e + 1, stage ^ 1);
+    const int stage = e % kStages;
+    if (e + kStages - 1 < count) load_block(e + kStages - 1, (e + kStages - 1) % kStages);
     cp_async_commit();
-    cp_async_wait<1>();
+    cp_async_wait<kStages - 1>();
     fence_proxy_async();
     __syncthreads();
     const uint32_t k_tile = kv_s + stage * 2 * kKvTile, v_tile = k_tile + kKvTile;
@@ -183,7 +187,7 @@ __global__ void __launch_bounds__(kSm90Threads, kMinBlocks) flash_prefill_sm90_k
         wgmma_m64n64k16_rs_tb(o[h], pf[kk], smem_desc_sw128(v_tile + h * kKvSub + kk * 16 * 128, kKvSub, 1024));
     wgmma_commit();
     wgmma_wait<0>();
-    __syncthreads();  // this stage is overwritten by the load two iterations on
+    __syncthreads();  // this stage is overwritten by the load kStages - 1 iterations on
   }
   cp_async_wait<0>();
 
@@ -414,13 +418,22 @@ __global__ void __launch_bounds__(kSm90Threads, 1) flash_prefill_sm90_rs_kernel(
 
 template <int kD>
 cudaError_t launch_prefill_sm90(const PrefillParams& p, int64_t ctas, int variant, cudaStream_t stream) {
-  // variant 0: v3 (Q in registers, overlapped); 1: v2 with 2 CTAs per SM; 2: v2 with 1 CTA per SM.
+  // variant 0: v3 (Q in registers, overlapped); 1: v2 with 2 CTAs per SM; 2: v2 with 1 CTA per SM;
+  // 3: v2 with 4 warpgroups (256 rows) and 3 K/V stages, 1 CTA per SM.
   if (variant == 0) {
     constexpr int smem = 1024 + (kSm90Rows + kStagesRs * 2 * 64) * kD * 2;
     cudaError_t err =
         cudaFuncSetAttribute(flash_prefill_sm90_rs_kernel<kD>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
     if (err != cudaSuccess) return err;
     flash_prefill_sm90_rs_kernel<kD><<<unsigned(ctas), kSm90Threads, smem, stream>>>(p);
+    return cudaGetLastError();
+  }
+  if (variant == 3) {  // 4 warpgroups (256 rows), 3 K/V stages, 1 CTA per SM
+    constexpr int smem = 1024 + (256 + 3 * 2 * 64) * kD * 2;
+    auto kernel = flash_prefill_sm90_kernel<kD, 1, 4, 3>;
+    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+    if (err != cudaSuccess) return err;
+    kernel<<<unsigned(ctas), 512, smem, stream>>>(p);
     return cudaGetLastError();
   }
   constexpr int smem = 1024 + (kSm90Rows + 4 * 64) * kD * 2;

@@ -25,6 +25,24 @@ __device__ __forceinline__ uint32_t swizzle(int row, int chunk) {
   return uint32_t(row * kD + ((chunk ^ (row & 7)) << 3));  // element offset
 }
 
+// Programmatic dependent launch (sm_90+). A kernel launched with
+// cudaLaunchAttributeProgrammaticStreamSerialization may be scheduled while the
+// kernel before it in the stream still runs; griddep_wait blocks until that
+// kernel has completed and its writes are visible (a no-op for a normal launch).
+// Every kernel launched so must call it in every CTA before its first global
+// read or write, so that its completion still implies its predecessors'.
+// griddep_launch_dependents lets the next such kernel be scheduled early.
+__device__ __forceinline__ void griddep_wait() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void griddep_launch_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return uint32_t(__cvta_generic_to_shared(p));
 }

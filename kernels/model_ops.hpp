@@ -44,6 +44,7 @@ cudaError_t add(float* y, int64_t y_stride, const float* x, int64_t x_stride, in
                 cudaStream_t stream);
 // h = silu(g) * u (contiguous [n] each), h in bf16 (the next GEMM's input).
 cudaError_t silu_mul_bf16(const float* g, const float* u, int64_t n, bf16* h, cudaStream_t stream);
+cudaError_t silu_mul_bf16(const bf16* g, const bf16* u, int64_t n, bf16* h, cudaStream_t stream);
 
 // ---- small-batch matmul ---------------------------------------------------
 // y[t][r] = sum_c x[t][c] * W[r][c] for t < n (1..kGemvMaxRows): one warp per
@@ -61,8 +62,10 @@ cudaError_t kv_store(const float* k, int64_t k_stride, const float* v, int64_t v
                      int64_t row_elems, bf16* k_cache, bf16* v_cache, cudaStream_t stream);
 // Fixed-capacity plan rows listing every causally visible block:
 // row r = qb * n_kv_heads + h reads blocks 0 .. last_position(qb) / 64.
+// seq_len (nullable): also gets q_offset + n_queries (the decode kernel's key count).
 cudaError_t dense_plan(int64_t n_queries, int64_t q_offset, int query_block, int n_kv_heads, int capacity,
-                       int32_t* row_offsets, int32_t* row_counts, int32_t* block_indices, cudaStream_t stream);
+                       int32_t* row_offsets, int32_t* row_counts, int32_t* block_indices, int32_t* seq_len,
+                       cudaStream_t stream);
 cudaError_t fill_i32(int32_t* p, int64_t n, int32_t value, cudaStream_t stream);
 
 // ---- mixture of experts ---------------------------------------------------
@@ -80,6 +83,8 @@ cudaError_t gather_rows_bf16(const float* x, int64_t x_stride, int64_t cols, con
                              bf16* xs, cudaStream_t stream);
 // out[t] = sum_j topk_w[t*k+j] * ys[slot_row[t*k+j]] (j ascending).
 cudaError_t moe_combine(const float* ys, int64_t cols, const int32_t* slot_row, const float* topk_w, int64_t n, int k,
+                        float* out, int64_t out_stride, cudaStream_t stream);
+cudaError_t moe_combine(const bf16* ys, int64_t cols, const int32_t* slot_row, const float* topk_w, int64_t n, int k,
                         float* out, int64_t out_stride, cudaStream_t stream);
 // Decode path (few tokens): h[t*k+j][f] = silu(gate_e[f] . x[t]) * (up_e[f] . x[t]) with e = topk_ids[t*k+j],
 // then out[t][r] = sum_j topk_w * (down_e[r] . h[t*k+j]). Expert matrices stacked [E][rows][cols].

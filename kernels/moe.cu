@@ -111,13 +111,17 @@ __global__ void gather_kernel(const float* x, int64_t xs, int64_t cols, const in
   for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) out[r * cols + c] = __float2bfloat16(src[c]);
 }
 
-__global__ void combine_kernel(const float* ys, int64_t cols, const int32_t* slot_row, const float* wts, int64_t n,
+__device__ __forceinline__ float as_f32(float v) { return v; }
+__device__ __forceinline__ float as_f32(bf16 v) { return __bfloat162float(v); }
+
+template <class T>
+__global__ void combine_kernel(const T* ys, int64_t cols, const int32_t* slot_row, const float* wts, int64_t n,
                                int k, float* out, int64_t os) {
   const int64_t total = n * cols;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t t = i / cols, c = i % cols;
     float acc = 0.0f;
-    for (int j = 0; j < k; ++j) acc += wts[t * k + j] * ys[int64_t(slot_row[t * k + j]) * cols + c];
+    for (int j = 0; j < k; ++j) acc += wts[t * k + j] * as_f32(ys[int64_t(slot_row[t * k + j]) * cols + c]);
     out[t * os + c] = acc;
   }
 }
@@ -227,7 +231,14 @@ cudaError_t gather_rows_bf16(const float* x, int64_t xs, int64_t cols, const int
 cudaError_t moe_combine(const float* ys, int64_t cols, const int32_t* slot_row, const float* wts, int64_t n, int k,
                         float* out, int64_t os, cudaStream_t s) {
   if (n * cols == 0) return cudaSuccess;
-  combine_kernel<<<grid_for(n * cols, 256), 256, 0, s>>>(ys, cols, slot_row, wts, n, k, out, os);
+  combine_kernel<float><<<grid_for(n * cols, 256), 256, 0, s>>>(ys, cols, slot_row, wts, n, k, out, os);
+  return cudaGetLastError();
+}
+
+cudaError_t moe_combine(const bf16* ys, int64_t cols, const int32_t* slot_row, const float* wts, int64_t n, int k,
+                        float* out, int64_t os, cudaStream_t s) {
+  if (n * cols == 0) return cudaSuccess;
+  combine_kernel<bf16><<<grid_for(n * cols, 256), 256, 0, s>>>(ys, cols, slot_row, wts, n, k, out, os);
   return cudaGetLastError();
 }
 

@@ -33,15 +33,41 @@ __global__ void embed_kernel(const bf16* table, int64_t cols, const int32_t* ids
 }
 
 // One block per row. Each thread reads then writes only its own elements, so y may alias x.
+// kCached: the row (cols <= 4 * 4 * blockDim) stays in registers as float4s between
+// the sum of squares and the scaling, so x is read once.
+template <bool kCached>
 __global__ void rms_norm_kernel(const float* x, int64_t xs, int64_t cols, const float* gamma, float eps, float* y,
                                 int64_t ys) {
   const float* xr = x + blockIdx.x * xs;
   float* yr = y + blockIdx.x * ys;
   float ss = 0.0f;
-  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) ss += xr[c] * xr[c];
-  ss = block_sum(ss);
-  const float inv = 1.0f / sqrtf(ss / float(cols) + eps);
-  for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) yr[c] = xr[c] * inv * gamma[c];
+  if constexpr (kCached) {
+    constexpr int kMax = 4;
+    float4 v[kMax];
+    const int64_t n4 = cols / 4;
+#pragma unroll
+    for (int j = 0; j < kMax; ++j) {
+      const int64_t i = threadIdx.x + int64_t(j) * blockDim.x;
+      v[j] = i < n4 ? reinterpret_cast<const float4*>(xr)[i] : make_float4(0, 0, 0, 0);
+      ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
+    }
+    ss = block_sum(ss);
+    const float inv = 1.0f / sqrtf(ss / float(cols) + eps);
+#pragma unroll
+    for (int j = 0; j < kMax; ++j) {
+      const int64_t i = threadIdx.x + int64_t(j) * blockDim.x;
+      if (i < n4) {
+        const float4 g = reinterpret_cast<const float4*>(gamma)[i];
+        reinterpret_cast<float4*>(yr)[i] =
+            make_float4(v[j].x * inv * g.x, v[j].y * inv * g.y, v[j].z * inv * g.z, v[j].w * inv * g.w);
+      }
+    }
+  } else {
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) ss += xr[c] * xr[c];
+    ss = block_sum(ss);
+    const float inv = 1.0f / sqrtf(ss / float(cols) + eps);
+    for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) yr[c] = xr[c] * inv * gamma[c];
+  }
 }
 
 // One warp per (row, head).
@@ -83,19 +109,38 @@ __global__ void rope_kernel(float* x, int64_t xs, int64_t rows, int n_heads, int
   }
 }
 
-// grid (column blocks, rows): no 64-bit division per element.
+// grid (column blocks, rows): no 64-bit division per element; float4 when aligned.
+template <bool kVec4>
 __global__ void add_kernel(float* y, int64_t ys, const float* x, int64_t xs, int64_t cols) {
   const int64_t r = blockIdx.y;
   float* yr = y + r * ys;
   const float* xr = x + r * xs;
-  for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < cols; c += int64_t(gridDim.x) * blockDim.x)
-    yr[c] += xr[c];
+  const int64_t step = int64_t(gridDim.x) * blockDim.x;
+  if constexpr (kVec4) {
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < cols / 4; c += step) {
+      float4 a = reinterpret_cast<float4*>(yr)[c];
+      const float4 b = reinterpret_cast<const float4*>(xr)[c];
+      a.x += b.x;
+      a.y += b.y;
+      a.z += b.z;
+      a.w += b.w;
+      reinterpret_cast<float4*>(yr)[c] = a;
+    }
+  } else {
+    for (int64_t c = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; c < cols; c += step) yr[c] += xr[c];
+  }
 }
 
-__global__ void silu_mul_kernel(const float* g, const float* u, int64_t n, bf16* h) {
+bool aligned16(const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; }
+
+__device__ __forceinline__ float to_f32(float v) { return v; }
+__device__ __forceinline__ float to_f32(bf16 v) { return __bfloat162float(v); }
+
+template <class T>
+__global__ void silu_mul_kernel(const T* g, const T* u, int64_t n, bf16* h) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    const float a = g[i];
-    h[i] = __float2bfloat16(a / (1.0f + expf(-a)) * u[i]);
+    const float a = to_f32(g[i]);
+    h[i] = __float2bfloat16(a / (1.0f + expf(-a)) * to_f32(u[i]));
   }
 }
 
@@ -148,7 +193,12 @@ cudaError_t embed(const bf16* table, int64_t cols, const int32_t* ids, int64_t n
 cudaError_t rms_norm(const float* x, int64_t xs, int64_t rows, int64_t cols, const float* gamma, float eps, float* y,
                      int64_t ys, cudaStream_t s) {
   if (rows == 0) return cudaSuccess;
-  rms_norm_kernel<<<unsigned(rows), kThreads, 0, s>>>(x, xs, cols, gamma, eps, y, ys);
+  const bool cached = cols % 4 == 0 && cols <= 16 * kThreads && xs % 4 == 0 && ys % 4 == 0 && aligned16(x) &&
+                      aligned16(y) && aligned16(gamma);
+  if (cached)
+    rms_norm_kernel<true><<<unsigned(rows), kThreads, 0, s>>>(x, xs, cols, gamma, eps, y, ys);
+  else
+    rms_norm_kernel<false><<<unsigned(rows), kThreads, 0, s>>>(x, xs, cols, gamma, eps, y, ys);
   return cudaGetLastError();
 }
 
@@ -178,14 +228,25 @@ cudaError_t add(float* y, int64_t ys, const float* x, int64_t xs, int64_t rows, 
     }
     return cudaSuccess;
   }
-  const unsigned col_blocks = unsigned(std::min<int64_t>((cols + kThreads - 1) / kThreads, 8));
-  add_kernel<<<dim3(col_blocks, unsigned(rows)), kThreads, 0, s>>>(y, ys, x, xs, cols);
+  const bool vec = cols % 4 == 0 && xs % 4 == 0 && ys % 4 == 0 && aligned16(x) && aligned16(y);
+  const int64_t per_row = vec ? cols / 4 : cols;
+  const unsigned col_blocks = unsigned(std::min<int64_t>((per_row + kThreads - 1) / kThreads, 8));
+  if (vec)
+    add_kernel<true><<<dim3(col_blocks, unsigned(rows)), kThreads, 0, s>>>(y, ys, x, xs, cols);
+  else
+    add_kernel<false><<<dim3(col_blocks, unsigned(rows)), kThreads, 0, s>>>(y, ys, x, xs, cols);
   return cudaGetLastError();
 }
 
 cudaError_t silu_mul_bf16(const float* g, const float* u, int64_t n, bf16* h, cudaStream_t s) {
   if (n == 0) return cudaSuccess;
-  silu_mul_kernel<<<grid_for(n, kThreads), kThreads, 0, s>>>(g, u, n, h);
+  silu_mul_kernel<float><<<grid_for(n, kThreads), kThreads, 0, s>>>(g, u, n, h);
+  return cudaGetLastError();
+}
+
+cudaError_t silu_mul_bf16(const bf16* g, const bf16* u, int64_t n, bf16* h, cudaStream_t s) {
+  if (n == 0) return cudaSuccess;
+  silu_mul_kernel<bf16><<<grid_for(n, kThreads), kThreads, 0, s>>>(g, u, n, h);
   return cudaGetLastError();
 }
 

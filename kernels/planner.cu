@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <climits>
 
+#include <cooperative_groups.h>
+
 #include "kernels/attention_kernels.hpp"
 #include "kernels/mma_common.cuh"
 
@@ -22,12 +24,10 @@ namespace {
 using namespace detail;
 
 __host__ __device__ __forceinline__ int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
-__host__ __device__ __forceinline__ int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 struct RowGeometry {
   int64_t n_queries, q_offset;
   int query_block, n_kv_heads;
-  __device__ int64_t first_position(int64_t qb) const { return q_offset + qb * query_block; }
   __device__ int64_t last_position(int64_t qb) const {
     return q_offset + min64((qb + 1) * query_block, n_queries) - 1;
   }
@@ -124,19 +124,188 @@ __device__ __forceinline__ uint32_t order_key(float f) {
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);  // larger float -> larger key; > 0 for every float
 }
 
-constexpr int kSelectThreads = 256;
+// ---- row selection, shared by the prefill select kernel and the fused decode planner
+//
+// Shared state: key[j] (order_key of block j's score; 0 = not a candidate) and
+// chosen[j] (1 = listed) for the row's visible blocks, set by the caller for the
+// forced blocks. select_top picks the k best candidates: a radix select (8 bits
+// a round) finds the k-th largest key T; keys > T are chosen, and of the keys
+// equal to T the lowest indices (as in the CPU planner), ranked by a block scan.
 
-__device__ int block_sum(int v, int* scratch) {
-  v = __reduce_add_sync(0xffffffffu, v);
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  __syncthreads();
-  if (lane == 0) scratch[warp] = v;
-  __syncthreads();
-  int total = 0;
+struct SelectShared {
+  int hist[4][256];  // one histogram per radix round: no barrier to clear between rounds
+  int warp_sums[32];
+  int counts[16];    // fused decode planner: [cluster rank][candidates, extra global blocks]
+};
+
+// Exclusive prefix of v over the CTA's threads in thread order; *total gets the sum.
+template <int kThreads>
+__device__ int block_exclusive_scan(int v, SelectShared& sh, int* total) {
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  int incl = v;
 #pragma unroll
-  for (int w = 0; w < kSelectThreads / 32; ++w) total += scratch[w];
+  for (int off = 1; off < 32; off <<= 1) {
+    const int u = __shfl_up_sync(0xffffffffu, incl, off);
+    if (lane >= off) incl += u;
+  }
+  __syncthreads();  // warp_sums may still be read by a previous scan
+  if (lane == 31) sh.warp_sums[warp] = incl;
+  __syncthreads();
+  int base = 0, sum = 0;
+#pragma unroll
+  for (int w = 0; w < kThreads / 32; ++w) {
+    const int s = sh.warp_sums[w];
+    base += w < warp ? s : 0;
+    sum += s;
+  }
+  *total = sum;
+  return base + incl - v;
+}
+
+template <int kThreads>
+__device__ int block_sum(int v, SelectShared& sh) {
+  int total = 0;
+  block_exclusive_scan<kThreads>(v, sh, &total);
   return total;
 }
+
+// Precondition: 0 < k < number of candidates (nonzero keys among key[0, n)).
+template <int kThreads>
+__device__ void select_top(const uint32_t* key, uint8_t* chosen, int n, int k, SelectShared& sh) {
+  const int tid = threadIdx.x, lane = tid % 32;
+  for (int i = tid; i < 4 * 256; i += kThreads) (&sh.hist[0][0])[i] = 0;
+  __syncthreads();
+  uint32_t t = 0;
+  int need = k;
+  for (int round = 0; round < 4; ++round) {
+    const int shift = 24 - 8 * round;
+    int* hist = sh.hist[round];
+    const uint32_t high = round == 0 ? 0u : ~0u << (shift + 8);
+    for (int base = 0; base < n; base += kThreads) {  // uniform trip count: whole warps below
+      const int j = base + tid;
+      const uint32_t kj = j < n ? key[j] : 0u;
+      const bool in = kj != 0u && (kj & high) == (t & high);
+      const unsigned active = __ballot_sync(0xffffffffu, in);
+      if (in) {
+        // Scores of a row share their top bits: aggregate equal digits per warp
+        // instead of serialising same-address shared atomics.
+        const int digit = int((kj >> shift) & 255u);
+        const unsigned peers = __match_any_sync(active, digit);
+        if ((peers & ((1u << lane) - 1u)) == 0u) atomicAdd(&hist[digit], __popc(peers));
+      }
+    }
+    __syncthreads();
+    // Every warp finds the digit itself (no broadcast barrier): lane l holds
+    // digits 255 - 8l down to 248 - 8l; the digit is where the count of matching
+    // keys at or above it first reaches `need`.
+    int local = 0;
+#pragma unroll
+    for (int b = 0; b < 8; ++b) local += hist[255 - 8 * lane - b];
+    int incl = local;
+#pragma unroll
+    for (int off = 1; off < 32; off <<= 1) {
+      const int v = __shfl_up_sync(0xffffffffu, incl, off);
+      if (lane >= off) incl += v;
+    }
+    const uint32_t hit = __ballot_sync(0xffffffffu, incl >= need);
+    const int owner = __ffs(hit) - 1;  // exists: the matching keys number >= need
+    int digit = 0, rest = 0;
+    if (lane == owner) {
+      int cum = incl - local;
+#pragma unroll
+      for (int b = 0; b < 8; ++b) {
+        const int d = 255 - 8 * lane - b;
+        const int h = hist[d];
+        if (digit == 0 && cum + h >= need) {
+          digit = d + 256;  // + 256: found (d may be 0)
+          rest = need - cum;
+        }
+        cum += h;
+      }
+    }
+    digit = __shfl_sync(0xffffffffu, digit, owner) - 256;
+    need = __shfl_sync(0xffffffffu, rest, owner);
+    t |= uint32_t(digit) << shift;
+  }
+  // Keys above T are chosen; of the keys equal to T (hist[3][T's low byte] of
+  // them) the first `need` by index. Each thread owns a contiguous range.
+  const int per = (n + kThreads - 1) / kThreads;
+  const int lo = min(n, tid * per), hi = min(n, lo + per);
+  if (sh.hist[3][t & 255u] == need) {  // the usual case: every tie is in
+    for (int j = lo; j < hi; ++j)
+      if (key[j] >= t) chosen[j] = 1;
+    return;
+  }
+  int ties = 0;
+  for (int j = lo; j < hi; ++j) {
+    const uint32_t kj = key[j];
+    if (kj > t) chosen[j] = 1;
+    ties += kj == t;
+  }
+  int total = 0;
+  int rank = block_exclusive_scan<kThreads>(ties, sh, &total);
+  for (int j = lo; j < hi && rank < need; ++j)
+    if (key[j] == t) {
+      chosen[j] = 1;
+      ++rank;
+    }
+}
+
+// Writes the chosen blocks of row `row` in ascending order (at most `capacity`),
+// its offset and count.
+template <int kThreads>
+__device__ void write_row(const uint8_t* chosen, int n, int64_t row, int capacity, SelectShared& sh,
+                          int32_t* row_offsets, int32_t* row_counts, int32_t* block_indices) {
+  const int tid = threadIdx.x;
+  int32_t* out = block_indices + row * int64_t(capacity);
+  const int per = (n + kThreads - 1) / kThreads;
+  const int lo = min(n, tid * per), hi = min(n, lo + per);
+  int mine = 0;
+  for (int j = lo; j < hi; ++j) mine += chosen[j];
+  int written = 0;
+  int pos = block_exclusive_scan<kThreads>(mine, sh, &written);
+  for (int j = lo; j < hi; ++j)
+    if (chosen[j]) {
+      if (pos < capacity) out[pos] = j;
+      ++pos;
+    }
+  if (tid == 0) {
+    row_offsets[row] = int32_t(row * capacity);
+    row_counts[row] = min(written, capacity);
+  }
+}
+
+// Marks sink, window and global blocks (config.hpp's rule) in chosen[], zeroes
+// their keys, then selects the best of the rest. key[j] holds order keys of
+// every visible block on entry.
+template <int kThreads>
+__device__ void plan_row(uint32_t* key, uint8_t* chosen, int visible, int64_t last, const int32_t* first_global,
+                         int sink_blocks, int window_tokens, int topk, SelectShared& sh) {
+  const int64_t window_from = last - window_tokens + 1;
+  const int window_first = window_tokens > 0 ? int(window_from > 0 ? window_from / 64 : 0) : visible;
+  int n_cand = 0, n_global = 0;
+  for (int j = threadIdx.x; j < visible; j += kThreads) {
+    const bool base = j < sink_blocks || j >= window_first;
+    const bool global = !base && first_global && first_global[j] <= last;
+    chosen[j] = base || global;
+    if (base || global) key[j] = 0u;
+    n_cand += !(base || global);
+    n_global += global;
+  }
+  n_cand = block_sum<kThreads>(n_cand, sh);
+  n_global = block_sum<kThreads>(n_global, sh);
+  // Global blocks outside sink and window take selection slots (selected_blocks in config.hpp).
+  const int k = n_global >= topk ? 0 : topk - n_global;
+  if (k > 0 && n_cand > k) {
+    select_top<kThreads>(key, chosen, visible, k, sh);
+  } else if (k > 0) {
+    for (int j = threadIdx.x; j < visible; j += kThreads)
+      if (key[j] != 0u) chosen[j] = 1;
+    __syncthreads();
+  }
+}
+
+constexpr int kSelectThreads = 256;
 
 // One CTA per row. Shared: key[n_blocks] (0 = not a candidate), chosen[n_blocks].
 __global__ void __launch_bounds__(kSelectThreads) select_kernel(const float* scores, RowGeometry geo,
@@ -148,135 +317,199 @@ __global__ void __launch_bounds__(kSelectThreads) select_kernel(const float* sco
   extern __shared__ __align__(16) unsigned char smem[];
   uint32_t* key = reinterpret_cast<uint32_t*>(smem);
   uint8_t* chosen = smem + n_blocks * 4;
-  __shared__ int scratch[kSelectThreads / 32];
-  __shared__ int warp_base[kSelectThreads / 32];
-  __shared__ int hist[256];
-  __shared__ int radix_state[2];
-
+  __shared__ SelectShared sh;
   const int64_t row = row0 + blockIdx.x;
   const int64_t qb = row / geo.n_kv_heads;
-  const int64_t first = geo.first_position(qb), last = geo.last_position(qb);
+  const int64_t last = geo.last_position(qb);
   const int visible = int(last / 64 + 1);
-  const int window_first = window_tokens > 0 ? int(max64(0, first - window_tokens + 1) / 64) : visible;
   const float* s = scores + int64_t(blockIdx.x) * n_blocks;
+  for (int j = threadIdx.x; j < visible; j += kSelectThreads) key[j] = order_key(s[j]);
+  // plan_row's first loop reads only the entries this thread wrote.
+  plan_row<kSelectThreads>(key, chosen, visible, last, first_global, sink_blocks, window_tokens, topk, sh);
+  write_row<kSelectThreads>(chosen, visible, row, capacity, sh, row_offsets, row_counts, block_indices);
+}
 
-  int n_cand = 0;
-  for (int j = threadIdx.x; j < visible; j += kSelectThreads) {
-    const bool forced = j < sink_blocks || j >= window_first || (first_global && first_global[j] <= last);
-    chosen[j] = forced;
-    key[j] = forced ? 0u : order_key(s[j]);
-    n_cand += !forced;
+// ---- fused decode planner ----------------------------------------------------
+//
+// A decode plan has one row per KV head and one query. One thread-block cluster
+// per row: each of its kCluster CTAs copies its share of the block summaries
+// into shared memory (all loads in flight at once), scores them on tensor cores
+// (the G query heads are the rows of one m16n8k16 A tile) and writes the order
+// keys straight into the leader CTA's shared memory (distributed shared memory);
+// after a cluster barrier the leader selects and writes the row. One launch, no
+// score workspace.
+constexpr int kPlanCluster = 8, kPlanThreads = 512, kPlanTileBlocks = 256;
+
+template <int kD>
+constexpr int decode_plan_row_elems() { return kD + 8; }  // padded rows: conflict-free B fragment loads
+
+template <int kD>
+__global__ void __launch_bounds__(kPlanThreads) decode_plan_kernel(
+    const __nv_bfloat16* q, const __nv_bfloat16* summaries, int n_heads, int n_kv_heads, int64_t last,
+    int visible, const int32_t* first_global, int sink_blocks, int window_tokens, int topk, int capacity,
+    int32_t* row_offsets, int32_t* row_counts, int32_t* block_indices) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900  // clusters: sm_90+ (build_plan checks the device)
+  namespace cg = cooperative_groups;
+  cg::cluster_group cluster = cg::this_cluster();
+  extern __shared__ __align__(16) unsigned char smem[];
+  __shared__ SelectShared sh;
+  constexpr int kRow = decode_plan_row_elems<kD>(), kChunks = kD / 8;
+  const int per_cta = (visible + kPlanCluster - 1) / kPlanCluster;
+  const int key_bytes = (visible * 4 + 15) / 16 * 16, chosen_bytes = (visible + 15) / 16 * 16;
+  uint32_t* key = reinterpret_cast<uint32_t*>(smem);                 // leader: order keys, 0 = forced
+  uint8_t* chosen = smem + key_bytes;                                 // leader: listed blocks
+  uint8_t* forced = chosen + chosen_bytes;                            // this CTA's share: forced flags
+  __nv_bfloat16* tile = reinterpret_cast<__nv_bfloat16*>(forced + (per_cta + 15) / 16 * 16);
+
+  griddep_wait();  // q and the summaries come from the kernels before (programmatic launch)
+  griddep_launch_dependents();  // the decode CTAs may take their places now; they wait for this grid
+  const int rank = int(cluster.block_rank());
+  const int kv_head = blockIdx.x / kPlanCluster;
+  const int G = n_heads / n_kv_heads;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, quad = lane % 4;
+  uint32_t* leader_key = cluster.map_shared_rank(key, 0);
+  uint8_t* leader_chosen = cluster.map_shared_rank(chosen, 0);
+  const int my_first = min(visible, rank * per_cta), my_end = min(visible, my_first + per_cta);
+
+  auto issue_tile = [&](int t0, int nb) {
+    for (int i = tid; i < nb * kChunks; i += kPlanThreads) {
+      const int b = i / kChunks, chunk = i % kChunks;
+      cp_async_16(smem_addr(tile + b * kRow + chunk * 8),
+                  summaries + (int64_t(t0 + b) * n_kv_heads + kv_head) * kD + chunk * 8, 16);
+    }
+    cp_async_commit();
+  };
+  if (my_first < my_end) issue_tile(my_first, min(kPlanTileBlocks, my_end - my_first));
+
+  uint32_t a[kD / 16][4];  // the G query heads as the rows of the A tile (rows >= G zero)
+  const __nv_bfloat16* qh = q + int64_t(kv_head) * G * kD;
+#pragma unroll
+  for (int kk = 0; kk < kD / 16; ++kk) {
+    const int c = kk * 16 + quad * 2;
+    a[kk][0] = g < G ? *reinterpret_cast<const uint32_t*>(qh + g * kD + c) : 0u;
+    a[kk][1] = g + 8 < G ? *reinterpret_cast<const uint32_t*>(qh + (g + 8) * kD + c) : 0u;
+    a[kk][2] = g < G ? *reinterpret_cast<const uint32_t*>(qh + g * kD + c + 8) : 0u;
+    a[kk][3] = g + 8 < G ? *reinterpret_cast<const uint32_t*>(qh + (g + 8) * kD + c + 8) : 0u;
   }
-  n_cand = block_sum(n_cand, scratch);
-  if (n_cand > topk) {
-    // Radix select, 8 bits a round: T = the topk-th largest key; `need` = how
-    // many keys equal to T belong to the top k.
-    uint32_t t = 0;
-    int need = topk;
-    for (int shift = 24; shift >= 0; shift -= 8) {
-      for (int i = threadIdx.x; i < 256; i += kSelectThreads) hist[i] = 0;
-      __syncthreads();
-      const uint32_t high = shift == 24 ? 0u : ~0u << (shift + 8);
-      for (int j = threadIdx.x; j < visible; j += kSelectThreads) {
-        const uint32_t kj = key[j];
-        if (kj != 0u && (kj & high) == (t & high)) atomicAdd(&hist[(kj >> shift) & 255u], 1);
-      }
-      __syncthreads();
-      if (threadIdx.x < 32) {
-        // Lane l holds digits 255 - 8l down to 248 - 8l; find the digit where the
-        // count of matching keys at or above it first reaches `need`.
-        const int lane = threadIdx.x;
-        int local = 0;
+  // Forced blocks of this share (config.hpp's rule), while the summaries load:
+  // sink and window; global blocks outside them take selection slots.
+  const int64_t window_from = last - window_tokens + 1;
+  const int window_first = window_tokens > 0 ? int(window_from > 0 ? window_from / 64 : 0) : visible;
+  int n_cand = 0, n_global = 0;
+  for (int j = my_first + tid; j < my_end; j += kPlanThreads) {
+    const bool base = j < sink_blocks || j >= window_first;
+    const bool global = !base && first_global && first_global[j] <= last;
+    forced[j - my_first] = base || global;
+    leader_chosen[j] = base || global;
+    n_cand += !(base || global);
+    n_global += global;
+  }
+  for (int t0 = my_first; t0 < my_end; t0 += kPlanTileBlocks) {
+    const int nb = min(kPlanTileBlocks, my_end - t0);
+    if (t0 != my_first) issue_tile(t0, nb);
+    cp_async_wait<0>();
+    __syncthreads();  // the tile and the forced flags are in
+    for (int n0 = warp * 8; n0 < nb; n0 += (kPlanThreads / 32) * 8) {
+      const int bl = min(n0 + g, nb - 1);  // B column g = block n0 + g (clamped; not written)
+      const __nv_bfloat16* sm = tile + bl * kRow;
+      float c[4] = {0, 0, 0, 0};
 #pragma unroll
-        for (int b = 0; b < 8; ++b) local += hist[255 - 8 * lane - b];
-        int incl = local;
-#pragma unroll
-        for (int off = 1; off < 32; off <<= 1) {
-          const int v = __shfl_up_sync(0xffffffffu, incl, off);
-          if (lane >= off) incl += v;
-        }
-        const uint32_t hit = __ballot_sync(0xffffffffu, incl >= need);
-        const int owner = __ffs(hit) - 1;  // exists: the matching keys number >= need
-        int digit = 0, rest = 0;
-        if (lane == owner) {
-          int cum = incl - local;
-          for (int b = 0; b < 8; ++b) {
-            const int d = 255 - 8 * lane - b;
-            if (cum + hist[d] >= need) {
-              digit = d;
-              rest = need - cum;
-              break;
-            }
-            cum += hist[d];
-          }
-        }
-        digit = __shfl_sync(0xffffffffu, digit, owner);
-        rest = __shfl_sync(0xffffffffu, rest, owner);
-        if (lane == 0) {
-          radix_state[0] = int(digit);
-          radix_state[1] = rest;
-        }
+      for (int kk = 0; kk < kD / 16; ++kk) {
+        const uint32_t b0 = *reinterpret_cast<const uint32_t*>(sm + kk * 16 + quad * 2);
+        const uint32_t b1 = *reinterpret_cast<const uint32_t*>(sm + kk * 16 + quad * 2 + 8);
+        mma_bf16(c, a[kk], b0, b1);
       }
-      __syncthreads();
-      t |= uint32_t(radix_state[0]) << shift;
-      need = radix_state[1];
-      __syncthreads();  // radix_state and hist are rewritten next round
-    }
-    for (int j = threadIdx.x; j < visible; j += kSelectThreads)
-      if (key[j] > t) chosen[j] = 1;
-    // Ties at T: the lowest indices, in order, until `need` are chosen.
-    if (threadIdx.x < 32) {
-      for (int base = 0; base < visible && need > 0; base += 32) {
-        const int j = base + threadIdx.x;
-        const bool tie = j < visible && key[j] == t;
-        const uint32_t mask = __ballot_sync(0xffffffffu, tie);
-        const int rank = __popc(mask & ((1u << threadIdx.x) - 1u));
-        if (tie && rank < need) chosen[j] = 1;
-        need -= __popc(mask);
+      float m0 = g < G ? c[0] : -INFINITY, m1 = g < G ? c[1] : -INFINITY;
+      if (g + 8 < G) {
+        m0 = fmaxf(m0, c[2]);
+        m1 = fmaxf(m1, c[3]);
+      }
+#pragma unroll
+      for (int off = 4; off < 32; off <<= 1) {
+        m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, off));
+        m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, off));
+      }
+      if (g == 0) {
+        const int j = t0 + n0 + quad * 2;  // absolute block index
+        if (n0 + quad * 2 < nb) leader_key[j] = forced[j - my_first] ? 0u : order_key(m0);
+        if (n0 + quad * 2 + 1 < nb) leader_key[j + 1] = forced[j + 1 - my_first] ? 0u : order_key(m1);
       }
     }
-  } else {
-    for (int j = threadIdx.x; j < visible; j += kSelectThreads)
+    __syncthreads();  // the tile is reloaded next pass
+  }
+  n_cand = block_sum<kPlanThreads>(n_cand, sh);
+  n_global = block_sum<kPlanThreads>(n_global, sh);
+  if (tid == 0) {
+    int* leader_counts = cluster.map_shared_rank(sh.counts, 0);
+    leader_counts[2 * rank] = n_cand;
+    leader_counts[2 * rank + 1] = n_global;
+  }
+  cluster.sync();  // release/acquire: every key, flag and count is in the leader's shared memory
+  if (rank != 0) return;
+  n_cand = n_global = 0;
+#pragma unroll
+  for (int r = 0; r < kPlanCluster; ++r) {
+    n_cand += sh.counts[2 * r];
+    n_global += sh.counts[2 * r + 1];
+  }
+  const int k = n_global >= topk ? 0 : topk - n_global;  // selected_blocks() in config.hpp
+  if (k > 0 && n_cand > k) {
+    select_top<kPlanThreads>(key, chosen, visible, k, sh);
+  } else if (k > 0) {  // every candidate; write_row reads the same contiguous ranges
+    const int per = (visible + kPlanThreads - 1) / kPlanThreads;
+    const int lo = min(visible, tid * per), hi = min(visible, lo + per);
+    for (int j = lo; j < hi; ++j)
       if (key[j] != 0u) chosen[j] = 1;
   }
-  __syncthreads();
-  // Ordered compaction: each thread takes a contiguous range, one block-wide scan.
-  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
-  int32_t* out = block_indices + row * int64_t(capacity);
-  const int per = (visible + kSelectThreads - 1) / kSelectThreads;
-  const int lo = min(visible, int(threadIdx.x) * per), hi = min(visible, lo + per);
-  int mine = 0;
-  for (int j = lo; j < hi; ++j) mine += chosen[j];
-  int incl = mine;  // inclusive scan within the warp
-#pragma unroll
-  for (int off = 1; off < 32; off <<= 1) {
-    const int v = __shfl_up_sync(0xffffffffu, incl, off);
-    if (lane >= off) incl += v;
-  }
-  if (lane == 31) warp_base[warp] = incl;
-  __syncthreads();
-  int pos = incl - mine, written = 0;
-  for (int w = 0; w < kSelectThreads / 32; ++w) {
-    if (w < warp) pos += warp_base[w];
-    written += warp_base[w];
-  }
-  for (int j = lo; j < hi; ++j)
-    if (chosen[j]) {
-      if (pos < capacity) out[pos] = j;
-      ++pos;
-    }
-  if (threadIdx.x == 0) {
-    row_offsets[row] = int32_t(row * capacity);
-    row_counts[row] = min(written, capacity);
-  }
+  write_row<kPlanThreads>(chosen, visible, kv_head, capacity, sh, row_offsets, row_counts, block_indices);
+#else
+  __trap();
+#endif
+}
+
+template <int kD>
+size_t decode_plan_smem(int visible) {
+  const int per_cta = (visible + kPlanCluster - 1) / kPlanCluster;
+  const int tile_blocks = std::min(kPlanTileBlocks, per_cta);
+  return size_t((visible * 4 + 15) / 16 * 16 + (visible + 15) / 16 * 16 + (per_cta + 15) / 16 * 16) +
+         size_t(tile_blocks) * decode_plan_row_elems<kD>() * 2;
+}
+
+template <int kD>
+cudaError_t launch_decode_plan(const PlannerArgs& a, cudaStream_t stream) {
+  const int visible = int(a.q_offset / 64 + 1);
+  const size_t smem = decode_plan_smem<kD>(visible);
+  cudaError_t err = cudaFuncSetAttribute(decode_plan_kernel<kD>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+  if (err != cudaSuccess) return err;
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(unsigned(a.n_kv_heads * kPlanCluster));
+  cfg.blockDim = dim3(kPlanThreads);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cudaLaunchAttribute attrs[2];
+  attrs[0].id = cudaLaunchAttributeClusterDimension;
+  attrs[0].val.clusterDim.x = kPlanCluster;
+  attrs[0].val.clusterDim.y = 1;
+  attrs[0].val.clusterDim.z = 1;
+  attrs[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attrs[1].val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = attrs;
+  cfg.numAttrs = a.programmatic_launch ? 2 : 1;  // clusters imply sm_90, where PDL exists
+  return cudaLaunchKernelEx(&cfg, decode_plan_kernel<kD>, a.q, a.summaries, a.n_heads,
+                            a.n_kv_heads, int64_t(a.q_offset), visible, a.first_global, a.sink_blocks,
+                            a.window_tokens, a.topk_blocks, a.row_capacity, a.row_offsets, a.row_counts,
+                            a.block_indices);
 }
 
 }  // namespace
 
 int planner_row_capacity(int64_t n_keys, int sink_blocks, int window_tokens, int topk_blocks, int64_t global_blocks) {
   const int64_t n_blocks = (n_keys + 63) / 64;
-  // The window of a 128-query block spans (window + 127) / 64 + 2 blocks at most.
-  const int64_t need = int64_t(sink_blocks) + (window_tokens + 127) / 64 + 2 + topk_blocks + global_blocks;
+  // The window (window_tokens keys ending at the last query) spans at most
+  // (window + 63) / 64 + 1 blocks; global blocks take selection slots, so only
+  // those beyond topk add to the row.
+  const int64_t need = int64_t(sink_blocks) + (int64_t(window_tokens) + 63) / 64 + 1 +
+                       std::max<int64_t>(topk_blocks, global_blocks);
   return int(min64(n_blocks, need));
 }
 
@@ -297,6 +530,18 @@ cudaError_t build_plan(const PlannerArgs& a, cudaStream_t stream) {
   const int64_t n_qb = (a.n_queries + a.query_block - 1) / a.query_block;
   const int64_t n_rows = n_qb * a.n_kv_heads;
   if (n_rows == 0) return cudaSuccess;
+  // Decode (one query): the fused single-launch planner, while its shared
+  // memory fits (about 2M tokens of context).
+  int device = 0, major = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
+    major = 0;
+  if (a.n_queries == 1 && a.query_block == 1 && major >= 9) {
+    const int visible = int(a.q_offset / 64 + 1);
+    const size_t smem = a.head_dim == 128 ? decode_plan_smem<128>(visible) : decode_plan_smem<64>(visible);
+    if (smem <= size_t(200) * 1024)
+      return a.head_dim == 128 ? launch_decode_plan<128>(a, stream) : launch_decode_plan<64>(a, stream);
+  }
   const RowGeometry geo{a.n_queries, a.q_offset, a.query_block, a.n_kv_heads};
   // A query block of one query (decode) is its own mean: score the query directly.
   const __nv_bfloat16* means = a.q;

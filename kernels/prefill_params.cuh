@@ -20,9 +20,11 @@ struct PrefillParams {
   int n_query_blocks, tiles_per_row;
 };
 
-// Defined in flash_prefill_sm90.cu for head dims 64 and 128; 128 rows per CTA.
+// Defined in flash_prefill_sm90.cu for head dims 64 and 128; 128 rows per CTA
+// (256 for variant 3).
 // variant 0: Q in registers, S of the next block overlapped with P V (v3);
-// 1: Q from shared memory, 2 CTAs per SM (v2); 2: as 1 with 1 CTA per SM.
+// 1: Q from shared memory, 2 CTAs per SM (v2); 2: as 1 with 1 CTA per SM;
+// 3: as 1 with 4 warpgroups (256 rows per CTA), 3 K/V stages, 1 CTA per SM.
 // True when the sm_90a kernels were built and this device can run them.
 bool sm90_kernels_available();
 

@@ -2,7 +2,8 @@
 // on fresh random inputs of odd sizes, then times dense and sparse prefill and
 // decode at Qwen3-30B-A3B attention shapes (32 query heads, 4 KV heads, d 128).
 //
-//   attention_bench [--check] [--bench] [--only-decode] [--json FILE] [--max-len N] [--threads N]
+//   attention_bench [--check] [--bench] [--only-decode] [--profile-decode] [--json FILE] [--max-len N] [--threads N]
+//   (--profile-decode: only 10 plain sparse decode steps at 128K, for ncu)
 //
 // Prints one line per check and per timing, a summary table last, and with
 // --json writes every figure. Exit status 1 if any check fails.
@@ -32,7 +33,7 @@ using bf16 = __nv_bfloat16;
 namespace {
 
 struct Options {
-  bool check = false, bench = false, only_decode = false;
+  bool check = false, bench = false, only_decode = false, profile_decode = false;
   std::string json;
   int64_t max_len = 1 << 20;
   int threads = 0;
@@ -238,7 +239,7 @@ struct PrefillCase {
 
 constexpr kernels::PrefillKernel kPrefillKernels[] = {
     kernels::PrefillKernel::mma_4warps, kernels::PrefillKernel::mma_8warps, kernels::PrefillKernel::wgmma,
-    kernels::PrefillKernel::wgmma_1cta, kernels::PrefillKernel::wgmma_qreg};
+    kernels::PrefillKernel::wgmma_1cta, kernels::PrefillKernel::wgmma_qreg, kernels::PrefillKernel::wgmma_256};
 
 // One row per prefill kernel variant, all against one CPU reference.
 std::vector<CheckRow> check_prefill(const PrefillCase& c, int threads, uint32_t seed) {
@@ -378,7 +379,11 @@ CheckRow check_decode(const DecodeCase& c, int threads, int sm_count, uint32_t s
   cfg.query_block = 1;
   cfg.window_tokens = 300;
   cfg.topk_blocks = 5;
-  const std::vector<int32_t> globals;
+  // Sparse: three anchors, two of them outside sink and window (they take
+  // selection slots); dense: none.
+  std::vector<int32_t> globals;
+  if (c.sparse)
+    globals = {int32_t(c.seq_lens[0] / 3), int32_t(c.seq_lens[0] / 2) + 1, int32_t(c.seq_lens[0] - 2)};
   std::vector<attn::Plan> plans;  // per sequence
   DevicePlanArrays dense_plan;
   GpuPlanner gp;
@@ -484,13 +489,21 @@ kernels::PrefillArgs prefill_args(const BigInputs& in, int64_t n, const kernels:
   return a;
 }
 
+// Global (anchor) tokens for the benchmarks: 16 spread over the context, as the
+// assembler caps them by a budget (each costs its 64-token block: <= 1024 keys).
+std::vector<int32_t> spread_globals(int64_t n) {
+  std::vector<int32_t> g;
+  for (int i = 0; i < 16; ++i) g.push_back(int32_t(n / 16 * i + n / 32));
+  return g;
+}
+
 int reps_for(double est_ms) { return est_ms > 200 ? 2 : est_ms > 20 ? 4 : 10; }
 
 void bench_dense_prefill(const BigInputs& in, int64_t n, std::vector<Timing>& out) {
   const attn::Plan plan = attn::make_dense_plan(n, 0, n, 128, kKvHeads);
   DevicePlanArrays dp = upload_plan(plan);
   using K = kernels::PrefillKernel;
-  for (K kind : {K::wgmma, K::wgmma_qreg, K::mma_8warps}) {
+  for (K kind : {K::wgmma, K::wgmma_256, K::wgmma_qreg, K::mma_8warps}) {
     const kernels::PrefillArgs a = prefill_args(in, n, dp.view(128), kind);
     const double est = causal_flops(double(n)) / 300e12 * 1e3;
     const double ms = bench::time_ms([&] { FOLIO_CUDA(kernels::attention_prefill(a, nullptr)); }, 1, reps_for(est));
@@ -511,9 +524,7 @@ void bench_sparse_prefill(const BigInputs& in, int64_t n, int query_block, kerne
                           std::vector<Timing>& out) {
   attn::SparseConfig cfg = attn::preset_balanced();
   cfg.query_block = query_block;
-  // Global (anchor) tokens: one every 8K tokens, as headings would be.
-  std::vector<int32_t> globals;
-  for (int64_t p = 4096; p < n; p += 8192) globals.push_back(int32_t(p));
+  const std::vector<int32_t> globals = spread_globals(n);
   GpuPlanner g = make_planner(in.q.get(), kHeads * kDim, n, 0, n, kHeads, kKvHeads, kDim, cfg, globals);
   const kernels::PagedKv kv{in.k.get(), in.v.get(), nullptr, 0, 64LL * kKvHeads * kDim, kDim, kKvHeads * kDim};
   auto plan_once = [&] {
@@ -540,7 +551,8 @@ void bench_sparse_prefill(const BigInputs& in, int64_t n, int query_block, kerne
   out.push_back(t);
 }
 
-void bench_decode(const BigInputs& in, int64_t n, int sm_count, std::vector<Timing>& out) {
+// profile_only: 10 sparse decode steps launched plainly (for ncu), no timings.
+void bench_decode(const BigInputs& in, int64_t n, int sm_count, std::vector<Timing>& out, bool profile_only = false) {
   const kernels::PagedKv kv{in.k.get(), in.v.get(), nullptr, 0, 64LL * kKvHeads * kDim, kDim, kKvHeads * kDim};
   const int32_t len = int32_t(n);
   DeviceArray<int32_t> dlens{std::span<const int32_t>(&len, 1)};
@@ -573,6 +585,26 @@ void bench_decode(const BigInputs& in, int64_t n, int sm_count, std::vector<Timi
     return ms;
   };
 
+  if (profile_only) {
+    attn::SparseConfig cfg = attn::preset_balanced();
+    cfg.query_block = 1;
+    const std::vector<int32_t> globals = spread_globals(n);
+    GpuPlanner g = make_planner(in.q.get(), kHeads * kDim, 1, n - 1, n, kHeads, kKvHeads, kDim, cfg, globals);
+    FOLIO_CUDA(kernels::summarize_blocks(kv, n, kKvHeads, kDim, g.summaries.get(), nullptr));
+    kernels::DecodeArgs s = a;
+    s.plan = g.plan.view(1);
+    s.max_row_blocks = g.args.row_capacity;
+    s.splits = kernels::decode_splits(1, kKvHeads, s.max_row_blocks, sm_count, kDim);
+    DeviceArray<float> ws(kernels::decode_workspace_floats(1, kHeads, kDim, s.splits));
+    s.workspace = ws.get();
+    for (int i = 0; i < 10; ++i) {
+      FOLIO_CUDA(kernels::build_plan(g.args, stream));
+      FOLIO_CUDA(kernels::attention_decode(s, stream));
+    }
+    FOLIO_CUDA(cudaStreamSynchronize(stream));
+    cudaStreamDestroy(stream);
+    return;
+  }
   // Dense: every block.
   const attn::Plan dense = attn::make_dense_plan(1, n - 1, n, 1, kKvHeads);
   DevicePlanArrays dd = upload_plan(dense);
@@ -593,11 +625,12 @@ void bench_decode(const BigInputs& in, int64_t n, int sm_count, std::vector<Timi
               td.gbps);
 
   // Sparse: the plan is rebuilt every step (scores of the new query); block
-  // summaries are kept by the cache and not recomputed.
+  // summaries are kept by the cache and not recomputed. One step = the fused
+  // decode planner (1 launch) + split decode + split merge, launched
+  // programmatically (each kernel scheduled while the previous one finishes).
   attn::SparseConfig cfg = attn::preset_balanced();
   cfg.query_block = 1;
-  std::vector<int32_t> globals;
-  for (int64_t p = 4096; p < n; p += 8192) globals.push_back(int32_t(p));
+  const std::vector<int32_t> globals = spread_globals(n);
   GpuPlanner g = make_planner(in.q.get(), kHeads * kDim, 1, n - 1, n, kHeads, kKvHeads, kDim, cfg, globals);
   FOLIO_CUDA(kernels::summarize_blocks(kv, n, kKvHeads, kDim, g.summaries.get(), nullptr));
   FOLIO_CUDA(cudaDeviceSynchronize());
@@ -613,28 +646,94 @@ void bench_decode(const BigInputs& in, int64_t n, int sm_count, std::vector<Timi
   const double attn_ms = graph_time([&] {
     for (int i = 0; i < 20; ++i) FOLIO_CUDA(kernels::attention_decode(s, stream));
   });
-  const double step_ms = graph_time([&] {
+  auto step_graph = [&](bool programmatic) {
+    kernels::PlannerArgs pa = g.args;
+    kernels::DecodeArgs da = s;
+    pa.programmatic_launch = da.programmatic_launch = programmatic;
+    return graph_time([&] {
+      for (int i = 0; i < 20; ++i) {
+        FOLIO_CUDA(kernels::build_plan(pa, stream));
+        FOLIO_CUDA(kernels::attention_decode(da, stream));
+      }
+    });
+  };
+  const double step_ms = step_graph(true);
+  const double step_plain_ms = step_graph(false);
+  // Without a graph: 20 steps launched from the host onto the stream (what a
+  // backend that does not capture graphs sees).
+  const double step_stream_ms = bench::time_ms([&] {
     for (int i = 0; i < 20; ++i) {
       FOLIO_CUDA(kernels::build_plan(g.args, stream));
       FOLIO_CUDA(kernels::attention_decode(s, stream));
     }
-  });
+  }, 3, 15, stream) / 20.0;
   const auto counts = g.plan.counts.download();
+  const double attended = std::accumulate(counts.begin(), counts.end(), 0.0) / double(counts.size()) * 64;
+
+  // Cold caches: the step above re-reads the same ~9 MB every time, which the
+  // 50 MB L2 keeps. Here 8 independent 128K caches (other K/V, other queries)
+  // are stepped in turn, 8 x 9 MB > L2, as consecutive layers of a model would.
+  constexpr int kCaches = 8;
+  DeviceArray<bf16> rk(size_t(kCaches) * n * kKvHeads * kDim), rv(size_t(kCaches) * n * kKvHeads * kDim);
+  fill_random(rk.get(), rk.size(), 7, 2.0f);
+  fill_random(rv.get(), rv.size(), 8, 1.0f);
+  std::vector<GpuPlanner> planners;
+  std::vector<kernels::DecodeArgs> steps;
+  for (int c = 0; c < kCaches; ++c) {
+    const bf16* qc = in.q.get() + size_t(c + 1) * kHeads * kDim;
+    planners.push_back(make_planner(qc, kHeads * kDim, 1, n - 1, n, kHeads, kKvHeads, kDim, cfg, globals));
+    const kernels::PagedKv kc{rk.get() + size_t(c) * n * kKvHeads * kDim, rv.get() + size_t(c) * n * kKvHeads * kDim,
+                              nullptr, 0, 64LL * kKvHeads * kDim, kDim, kKvHeads * kDim};
+    FOLIO_CUDA(kernels::summarize_blocks(kc, n, kKvHeads, kDim, planners.back().summaries.get(), nullptr));
+    kernels::DecodeArgs d = s;
+    d.q = qc;
+    d.kv = kc;
+    d.plan = planners.back().plan.view(1);
+    steps.push_back(d);
+  }
+  FOLIO_CUDA(cudaDeviceSynchronize());
+  const double cold_ms = graph_time([&] {
+    for (int i = 0; i < 20; ++i) {
+      const int c = i % kCaches;
+      FOLIO_CUDA(kernels::build_plan(planners[size_t(c)].args, stream));
+      FOLIO_CUDA(kernels::attention_decode(steps[size_t(c)], stream));
+    }
+  });
+  // The floor: bytes one step must read (summaries of every block, the listed
+  // K/V blocks) over the measured copy bandwidth (passed in via gbps later).
+  const double floor_bytes = double((n + 63) / 64) * kKvHeads * kDim * 2 + attended * kKvHeads * kDim * 2 * 2;
+
   Timing ts;
   ts.kind = "sparse_decode";
   ts.n = n;
   ts.ms = step_ms;
   ts.plan_ms = plan_ms;
-  ts.attended_tokens = std::accumulate(counts.begin(), counts.end(), 0.0) / double(counts.size()) * 64;
-  ts.gbps = ts.attended_tokens * kKvHeads * kDim * 4 / (attn_ms * 1e-3) / 1e9;
+  ts.attended_tokens = attended;
+  ts.gbps = floor_bytes / (step_ms * 1e-3) / 1e9;
   std::printf("sparse decode  n=%-8lld splits=%d  step %7.2f us (plan %6.2f us, attention %6.2f us), %.0f keys\n",
-              (long long)n, s.splits, step_ms * 1e3, plan_ms * 1e3, attn_ms * 1e3, ts.attended_tokens);
+              (long long)n, s.splits, step_ms * 1e3, plan_ms * 1e3, attn_ms * 1e3, attended);
+  std::printf("sparse decode  n=%-8lld step without programmatic launch %7.2f us; launched from the host (no graph) "
+              "%7.2f us; 8 caches in turn (cold L2) %7.2f us; floor %.1f MB read per step\n",
+              (long long)n, step_plain_ms * 1e3, step_stream_ms * 1e3, cold_ms * 1e3, floor_bytes / 1e6);
   Timing ta = ts;
   ta.kind = "sparse_decode_attention_only";
   ta.ms = attn_ms;
+  Timing tp = ts;
+  tp.kind = "sparse_decode_no_pdl";
+  tp.ms = step_plain_ms;
+  Timing th = ts;
+  th.kind = "sparse_decode_no_graph";
+  th.ms = step_stream_ms;
+  Timing tc = ts;
+  tc.kind = "sparse_decode_cold";
+  tc.ms = cold_ms;
+  tc.gbps = floor_bytes / (cold_ms * 1e-3) / 1e9;
   out.push_back(td);
   out.push_back(ts);
   out.push_back(ta);
+  out.push_back(tp);
+  out.push_back(th);
+  out.push_back(tc);
   cudaStreamDestroy(stream);
 }
 
@@ -706,8 +805,12 @@ int run(const Options& opt) {
         {"decode dense d64 G1 n333", {333}, 4, 4, 64, true, false, 0},
         {"decode dense d128 G4 batch3 paged", {1, 700, 4097}, 16, 4, 128, true, false, 0},
         {"decode dense d64 G8 n2049 one split", {2049}, 16, 2, 64, false, false, 1},
+        // > 128 blocks a row: the split kernel and the merge kernel (shorter rows: one cluster a row).
+        {"decode dense d128 G8 n9000 split+merge", {9000}, 32, 4, 128, true, false, 0},
         {"decode sparse d128 G8 n7001", {7001}, 32, 4, 128, true, true, 0},
         {"decode sparse d64 G4 n3333", {3333}, 8, 2, 64, false, true, 0},
+        // 2344 blocks: the fused planner's CTAs score their share in two passes.
+        {"decode sparse d128 G4 n150001", {150001}, 8, 2, 128, false, true, 0},
     };
     for (const DecodeCase& c : decode) {
       checks.push_back(check_decode(c, threads, prop.multiProcessorCount, seed += 100));
@@ -742,10 +845,11 @@ int run(const Options& opt) {
       if (n <= max_len && !opt.only_decode) bench_dense_prefill(in, n, timings);
     for (int64_t n = 32768; n <= max_len && !opt.only_decode; n *= 2) {
       bench_sparse_prefill(in, n, 128, kernels::PrefillKernel::wgmma, timings);
-      bench_sparse_prefill(in, n, 64, kernels::PrefillKernel::wgmma, timings);
+      bench_sparse_prefill(in, n, 128, kernels::PrefillKernel::wgmma_256, timings);
+      if (n == 131072) bench_sparse_prefill(in, n, 64, kernels::PrefillKernel::wgmma_256, timings);
       if (n <= 131072) bench_sparse_prefill(in, n, 128, kernels::PrefillKernel::mma_8warps, timings);
     }
-    if (131072 <= max_len) bench_decode(in, 131072, prop.multiProcessorCount, timings);
+    if (131072 <= max_len) bench_decode(in, 131072, prop.multiProcessorCount, timings, opt.profile_decode);
     std::printf("longest context measured: %lld tokens (limit from %.0f GiB free)\n", (long long)max_len,
                 double(free_bytes) / (1 << 30));
   }
@@ -766,11 +870,12 @@ int main(int argc, char** argv) {
     if (a == "--check") opt.check = true;
     else if (a == "--bench") opt.bench = true;
     else if (a == "--only-decode") opt.bench = opt.only_decode = true;
+    else if (a == "--profile-decode") opt.bench = opt.only_decode = opt.profile_decode = true;
     else if (a == "--json" && i + 1 < argc) opt.json = argv[++i];
     else if (a == "--max-len" && i + 1 < argc) opt.max_len = std::stoll(argv[++i]);
     else if (a == "--threads" && i + 1 < argc) opt.threads = std::stoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--check] [--bench] [--only-decode] [--json FILE] [--max-len N] [--threads N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--check] [--bench] [--only-decode] [--profile-decode] [--json FILE] [--max-len N] [--threads N]\n", argv[0]);
       return 2;
     }
   }

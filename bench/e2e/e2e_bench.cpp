@@ -35,6 +35,7 @@
 #include <cuda_runtime_api.h>
 
 #include "runtime/backend/cuda/cuda_backend.hpp"
+#include "runtime/backend/cuda/cuda_kv_cache.hpp"
 #include "runtime/common/error.hpp"
 #include "runtime/common/json.hpp"
 
@@ -349,6 +350,8 @@ int main(int argc, char** argv) {
 
     kv::CacheConfig cc{s.layers, s.kv_heads, s.head_dim, max_tokens, false};
     auto cache = be->make_kv_cache(cc);
+    // The whole capacity now: timings without growth copies (the cache grows by itself otherwise).
+    if (auto* cc_gpu = dynamic_cast<cuda::CudaKvCache*>(cache.get())) cc_gpu->reserve(max_tokens);
     Acts acts(*be, s, chunk);
     Ctx ctx = make_ctx(*be, net, *cache, acts);
     const double extrap = 48.0 / s.layers;  // per-token time scales with the layers (embed/logits aside)
@@ -380,11 +383,23 @@ int main(int argc, char** argv) {
         }
         const double step_s = (now_s() - t1) / decode_steps;
         const double used_gib = double(be->device_memory_used()) / (1 << 30);
+        // Bytes a decode step must read: every layer's attention weights, the
+        // 8 chosen experts (3 matrices each), the router, the output matrix, and
+        // the K/V the attention reads (all of it dense; the budget sparse).
+        const double attn_w = 2.0 * (double(s.qd()) * s.d * 2 + double(s.kvd()) * s.d * 2);
+        const double expert_w = 2.0 * 3.0 * s.used * double(s.ff) * s.d + 4.0 * s.experts * s.d;
+        const double kv_read = (mode == "dense" ? double(P)
+                                                : std::min(double(P), double(attn::preset_balanced().budget_tokens()))) *
+                               double(s.kvd()) * 2 * 2;
+        const double step_bytes = s.layers * (attn_w + expert_w + kv_read) + 2.0 * double(s.vocab) * s.d;
+        const double step_gbps = step_bytes / step_s / 1e9;
         const bool finite = std::all_of(logits.begin(), logits.end(), [](float v) { return std::isfinite(v); });
         std::printf("%-6s prompt %7lld: prefill %8.2f s = %8.0f tok/s | decode at depth: %7.2f ms/token = %6.1f tok/s"
                     " | GPU memory used %.1f GiB%s\n",
                     mode.c_str(), (long long)P, prefill_s, double(P) / prefill_s, step_s * 1e3, 1.0 / step_s, used_gib,
                     finite ? "" : " | NON-FINITE LOGITS");
+        std::printf("       decode reads %.2f GB per token: %.0f GB/s = %.0f%% of the measured copy bandwidth\n",
+                    step_bytes / 1e9, step_gbps, 100.0 * step_gbps / copy_gbps);
         if (s.layers != 48)
           std::printf("       extrapolated to 48 layers: prefill %8.0f tok/s, decode %6.1f tok/s\n",
                       double(P) / (prefill_s * extrap), 1.0 / (step_s * extrap));
@@ -399,6 +414,8 @@ int main(int argc, char** argv) {
         r.insert("prefill_tokens_per_s_48_layers", double(P) / (prefill_s * extrap));
         r.insert("decode_tokens_per_s_48_layers", 1.0 / (step_s * extrap));
         r.insert("gpu_memory_used_gib", used_gib);
+        r.insert("decode_bytes_per_token", step_bytes);
+        r.insert("decode_gbps", step_gbps);
         r.insert("logits_finite", finite);
         runs.push_back(json::Value(std::move(r)));
       }

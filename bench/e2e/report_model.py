@@ -35,16 +35,15 @@ def main():
         ok = ok and not failed
         groups = {}
         for r in rows:
-            key = r["check"].split(" (")[0].split(",")[0]
-            key = " ".join(key.split()[:2]) if not key.startswith("model") else "model-level logits + greedy"
+            key = r["check"].split(" (")[0]
             g = groups.setdefault(key, [0, 0.0, 0.0, True])
             g[0] += 1
             g[1] = max(g[1], r["rel_error"] if r["rel_error"] >= 0 else float("inf"))
             g[2] = r["limit"] if not g[2] else max(g[2], r["limit"])
             g[3] = g[3] and r["pass"]
-        print(f"  {'check':<34} {'cases':>5} {'max rel.err':>12} {'limit':>8}  result")
+        print(f"  {'check':<42} {'cases':>5} {'max rel.err':>12} {'limit':>8}  result")
         for k, (n, err, lim, p) in groups.items():
-            print(f"  {k:<34} {n:>5} {err:>12.2e} {lim:>8.0e}  {'met' if p else 'FAILED'}")
+            print(f"  {k:<42} {n:>5} {err:>12.2e} {lim:>8.0e}  {'met' if p else 'FAILED'}")
         for r in failed:
             print(f"  FAILED: {r['check']} {r['shape']}: {r['rel_error']:.2e} {r['note']}")
     if e2e:
@@ -52,12 +51,14 @@ def main():
         print(f"\n== end to end, Qwen3-30B-A3B shape, {e2e['layers']} of 48 layers, chunk {e2e['chunk']}, "
               f"weights {e2e['weights_gib']:.1f} GiB, KV {e2e['kv_cache_gib']:.1f} GiB "
               f"(cuBLAS peak {peak:.0f} TFLOP/s, copy {bw:.0f} GB/s)")
-        print(f"  {'mode':<7} {'prompt':>8} {'prefill tok/s':>14} {'decode tok/s':>13} {'GPU GiB':>8}")
+        print(f"  {'mode':<7} {'prompt':>8} {'prefill tok/s':>14} {'decode tok/s':>13} {'GPU GiB':>8} "
+              f"{'decode GB/s':>12} {'% of copy bw':>13}")
         by = {}
         for r in e2e["runs"]:
             by[(r["mode"], r["prompt_tokens"])] = r
             print(f"  {r['mode']:<7} {r['prompt_tokens']:>8} {r['prefill_tokens_per_s_48_layers']:>14.0f} "
-                  f"{r['decode_tokens_per_s_48_layers']:>13.1f} {r['gpu_memory_used_gib']:>8.1f}")
+                  f"{r['decode_tokens_per_s_48_layers']:>13.1f} {r['gpu_memory_used_gib']:>8.1f} "
+                  f"{r.get('decode_gbps', 0):>12.0f} {100 * r.get('decode_gbps', 0) / bw:>12.0f}%")
         for (mode, p), r in sorted(by.items()):
             if mode == "sparse" and ("dense", p) in by:
                 d = by[("dense", p)]

@@ -119,7 +119,7 @@ int main(int argc, char** argv) {
       const fs::path db = dir / ("bench_ttft_" + std::to_string(n) + ".db");
       for (const char* suffix : {"", "-wal", "-shm"}) fs::remove(db.string() + suffix);
 
-      model::Session fresh(m, {.max_tokens = int64_t(n + question + 64)});
+      model::Session fresh(m, model::SessionOptions(int64_t(n + question + 64)));
       t0 = clock_type::now();
       const auto fl = fresh.prefill(toks);
       const double ttft_prefill = since(t0);
@@ -138,7 +138,7 @@ int main(int argc, char** argv) {
 
       t0 = clock_type::now();
       auto s = store::Store::open(db);
-      model::Session restored(m, {.max_tokens = int64_t(n + question + 64)});
+      model::Session restored(m, model::SessionOptions(int64_t(n + question + 64)));
       const size_t done = store::restore_session(s, ctx, restored, toks, {});
       const double restore_s = since(t0);
       const auto rl = restored.prefill(std::span(toks).subspan(done));

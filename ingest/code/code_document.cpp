@@ -92,6 +92,12 @@ class Builder {
   DocumentBuilder& builder_;
 };
 
+// Where a unit's block starts: at its leading comments, if any.
+// (comment_line_begin == 0: an outline not made by CodeParser, no comment info.)
+uint64_t unit_begin(const CodeSymbol& s) {
+  return s.comment_line_begin != 0 ? std::min(s.comment_begin, s.byte_begin) : s.byte_begin;
+}
+
 AnchorKind anchor_kind(SymbolKind kind) {
   if (kind == SymbolKind::namespace_) return AnchorKind::namespace_;
   if (is_function_kind(kind)) return AnchorKind::function;
@@ -124,7 +130,7 @@ Document code_document(const CodeOutline& outline, std::string_view source, std:
   }
 
   // The file block: everything before the first top-level unit.
-  uint64_t first_unit = roots.empty() ? source.size() : std::min<uint64_t>(symbols[roots.front()].byte_begin, source.size());
+  uint64_t first_unit = roots.empty() ? source.size() : std::min<uint64_t>(unit_begin(symbols[roots.front()]), source.size());
   Range head = trimmed(source, {0, first_unit});
   Anchor file_anchor;
   file_anchor.kind = AnchorKind::file;
@@ -156,7 +162,8 @@ Document code_document(const CodeOutline& outline, std::string_view source, std:
 
   auto open_unit = [&](const Pending& p) -> bool {
     const CodeSymbol& s = symbols[p.symbol];
-    uint64_t begin = std::max<uint64_t>(s.byte_begin, p.clamp_begin);
+    // The unit starts at its leading comments (doc comments belong to it).
+    uint64_t begin = std::max<uint64_t>(unit_begin(s), p.clamp_begin);
     uint64_t end = std::min<uint64_t>({s.byte_end, p.clamp_end, source.size()});
     if (begin >= end) return false;  // already covered by a preceding unit
     // Keep the indentation of the unit's first line with the unit.
@@ -165,7 +172,7 @@ Document code_document(const CodeOutline& outline, std::string_view source, std:
       --line_start;
     if (line_start == 0 || source[line_start - 1] == '\n') begin = line_start;
     const std::vector<uint32_t>& kids = children[p.symbol];
-    uint64_t body_end = kids.empty() ? end : std::clamp<uint64_t>(symbols[kids.front()].byte_begin, begin, end);
+    uint64_t body_end = kids.empty() ? end : std::clamp<uint64_t>(unit_begin(symbols[kids.front()]), begin, end);
     Range own = trimmed(source, {begin, body_end});
     if (own.empty()) own = {begin, begin};
     Anchor anchor;
@@ -189,7 +196,7 @@ Document code_document(const CodeOutline& outline, std::string_view source, std:
     if (stack.empty()) {
       if (next_root >= roots.size()) break;
       uint32_t root = roots[next_root++];
-      uint64_t begin = std::max<uint64_t>(symbols[root].byte_begin, file_cursor);
+      uint64_t begin = std::max<uint64_t>(unit_begin(symbols[root]), file_cursor);
       b.continuation({file_cursor, std::min<uint64_t>(begin, source.size())}, 1);
       if (open_unit(Pending{root, file_id, 2, file_cursor, source.size()})) file_cursor = stack.back().end;
       continue;
@@ -199,7 +206,7 @@ Document code_document(const CodeOutline& outline, std::string_view source, std:
     if (top.next_child < kids.size()) {
       uint32_t kid = kids[top.next_child++];
       if (top.level + 1 > limits.max_depth) continue;  // stays text of this unit
-      uint64_t kid_begin = std::clamp<uint64_t>(symbols[kid].byte_begin, top.cursor, top.end);
+      uint64_t kid_begin = std::clamp<uint64_t>(unit_begin(symbols[kid]), top.cursor, top.end);
       b.continuation({top.cursor, kid_begin}, top.level);
       // The kid may take back the indentation before it (whitespace the
       // continuation block trimmed away).

@@ -45,6 +45,11 @@ struct CodeSymbol {
   uint32_t line_begin = 0, line_end = 0;
   uint64_t byte_begin = 0, byte_end = 0;
   uint32_t name_line = 0;      // line of the name (what ctags reports)
+  // Comments directly above the unit (each on its own line, no blank line in
+  // between): where they start. Equal to byte_begin / line_begin when none;
+  // comment_line_begin == 0 means unknown (an outline built by hand).
+  uint64_t comment_begin = 0;
+  uint32_t comment_line_begin = 0;
   uint32_t parent = kNoParent; // index into CodeOutline::symbols
   uint16_t depth = 0;          // 0 = top level of the file
 };

@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "ingest/code/macro_blanking.hpp"
 #include "ingest/code/symbol_rules.hpp"
 #include "ingest/code/utf8.hpp"
 #include "runtime/common/error.hpp"
@@ -118,7 +119,12 @@ CodeOutline CodeParser::parse(std::string_view path, std::string_view source, La
   ts_parser_set_timeout_micros(parser, uint64_t(std::chrono::microseconds(whole_seconds).count()));
   ts_parser_set_cancellation_flag(parser, options.cancel ? reinterpret_cast<const size_t*>(options.cancel) : nullptr);
 
-  TreePtr tree(ts_parser_parse_string_encoding(parser, nullptr, source.data(), uint32_t(source.size()),
+  // C/C++: parse a copy with export macros blanked (same offsets); symbols
+  // take their text from the original.
+  std::optional<std::string> blanked;
+  if (language == Language::c || language == Language::cpp) blanked = blank_type_export_macros(source);
+  std::string_view parsed = blanked ? std::string_view(*blanked) : source;
+  TreePtr tree(ts_parser_parse_string_encoding(parser, nullptr, parsed.data(), uint32_t(parsed.size()),
                                                TSInputEncodingUTF8));
   ts_parser_set_cancellation_flag(parser, nullptr);
   if (!tree) {

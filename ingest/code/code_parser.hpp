@@ -26,11 +26,13 @@ struct ParseLimits {
   uint16_t max_symbol_depth = 32;               // deeper definitions stay text of their parent
   uint32_t max_symbols = 200000;                // per file; the rest stay text of their parent
   size_t max_signature_bytes = 512;             // longer signatures end in "…" (the unit text is whole)
-  // Parse time budget: base + per_mib * size, rounded up to whole seconds (see
-  // code_parser.cpp for why). A parse over budget fails with Errc::unsupported
-  // (the ingester then keeps the file as plain text).
-  std::chrono::milliseconds parse_timeout_base{1000};
-  std::chrono::milliseconds parse_timeout_per_mib{2000};
+  // Parse time budget (wall clock): base + per_mib * size, rounded up to whole
+  // seconds (see code_parser.cpp for why). It stops pathological inputs, not
+  // slow machines: tree-sitter parses ~5-10 MB/s, so the budget leaves a wide
+  // margin for a loaded host. A parse over budget fails with Errc::unsupported
+  // (the ingester then keeps the file as plain text, with a note).
+  std::chrono::milliseconds parse_timeout_base{5000};
+  std::chrono::milliseconds parse_timeout_per_mib{5000};
 };
 
 struct ParseOptions {

@@ -100,8 +100,7 @@ CodeIngestResult ingest_code_tree(const fs::path& root, const CodeIngestOptions&
   WalkResult walk = walk_tree(root, options.walk);
   const size_t total = walk.files.size();
   std::error_code ec;
-  const std::string root_name =
-      fs::is_directory(root, ec) ? root.generic_string() : root.parent_path().generic_string();
+  const fs::path root_dir = fs::is_directory(root, ec) ? root : root.parent_path();
 
   struct Slot {
     std::optional<Document> document;
@@ -163,7 +162,7 @@ CodeIngestResult ingest_code_tree(const fs::path& root, const CodeIngestOptions&
   CodeIngestResult result;
   result.stats.files = total;
   for (auto& skipped : walk.skipped)
-    result.skipped.push_back(SkippedItem{root_name.empty() ? skipped.path : root_name + "/" + skipped.path, std::move(skipped.reason)});
+    result.skipped.push_back(SkippedItem{(root_dir / skipped.path).generic_string(), std::move(skipped.reason)});
   for (size_t i = 0; i < total; ++i) {
     Slot& slot = slots[i];
     if (!slot.document) {

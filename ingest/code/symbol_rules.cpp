@@ -43,6 +43,8 @@ enum class Role : uint8_t {
   js_method,      // method_definition, method_signature, abstract_method_signature
   js_declarator,  // variable_declarator whose value is a function or class
   js_assignment,  // assignment_expression whose right side is a function or class
+  js_named_value, // function_expression / generator_function / class with a name of its own
+  js_pair,        // object literal member `key: function/arrow`
   ts_interface,
   ts_enum,
   ts_namespace,   // internal_module (`namespace X {}`), module (`declare module "x" {}`)
@@ -129,6 +131,11 @@ constexpr RoleName kJsRoles[] = {
     {"abstract_method_signature", Role::js_method},
     {"variable_declarator", Role::js_declarator},
     {"export_statement", Role::js_export},
+    {"function_expression", Role::js_named_value},
+    {"function", Role::js_named_value},
+    {"generator_function", Role::js_named_value},
+    {"class", Role::js_named_value},
+    {"pair", Role::js_pair},
     {"assignment_expression", Role::js_assignment},
     {"interface_declaration", Role::ts_interface},
     {"enum_declaration", Role::ts_enum},
@@ -191,11 +198,13 @@ class RoleTable {
     const TSLanguage* grammar = tree_sitter_language(language);
     uint32_t count = ts_language_symbol_count(grammar);
     roles_.assign(count, Role::none);
+    comments_.assign(count, 0);
     auto names = role_names(language);
     for (uint32_t id = 0; id < count; ++id) {
       if (ts_language_symbol_type(grammar, TSSymbol(id)) != TSSymbolTypeRegular) continue;
       const char* name = ts_language_symbol_name(grammar, TSSymbol(id));
       if (name == nullptr) continue;
+      comments_[id] = std::string_view(name).ends_with("comment");
       for (const auto& entry : names)
         if (std::strcmp(name, entry.type) == 0) roles_[id] = entry.role;
     }
@@ -203,9 +212,11 @@ class RoleTable {
   Role operator()(TSSymbol symbol) const noexcept {
     return symbol < roles_.size() ? roles_[symbol] : Role::none;
   }
+  bool comment(TSSymbol symbol) const noexcept { return symbol < comments_.size() && comments_[symbol]; }
 
  private:
   std::vector<Role> roles_;
+  std::vector<uint8_t> comments_;  // comment, line_comment, block_comment, html_comment
 };
 
 const RoleTable& role_table(Language language) {
@@ -279,6 +290,9 @@ struct Def {
   uint32_t range_begin = 0;        // start byte of the unit (wrapper start when wrapped)
   TSPoint range_begin_point{};
   TSNode range_end_node{};         // when set and ending later than `node`, the unit ends there
+  bool has_leading_comment = false;
+  uint32_t comment_begin = 0;      // leading comments (see Frame)
+  TSPoint comment_begin_point{};
   uint32_t signature_begin = 0;
   uint32_t signature_end = 0;
   std::string signature_prefix;    // Go specs inside a grouped `type ( ... )`
@@ -298,6 +312,12 @@ class Extractor {
   struct Frame {
     TSNode node;
     bool opened_symbol = false;
+    // A run of comments among this node's children, each on its own line and
+    // line after line; the next sibling starting on the following line owns it.
+    bool run_valid = false;
+    uint32_t run_begin = 0;
+    TSPoint run_begin_point{};
+    uint32_t run_end_row = 0;
   };
 
   std::string_view text(TSNode node) const {
@@ -422,6 +442,15 @@ std::optional<Def> Extractor::c_function(TSNode node) {
   }
   bool qualified = has_type(name, "qualified_identifier");
   def.kind = (inside_type() || qualified) ? SymbolKind::method : SymbolKind::function;
+  // A constructor's member initialisers are not part of its signature.
+  uint32_t children = ts_node_named_child_count(node);
+  for (uint32_t i = 0; i < children; ++i) {
+    TSNode child = ts_node_named_child(node, i);
+    if (has_type(child, "field_initializer_list")) {
+      def.signature_end = std::min(def.signature_end, ts_node_start_byte(child));
+      break;
+    }
+  }
   return def;
 }
 
@@ -476,6 +505,9 @@ std::optional<Def> Extractor::js_bound(TSNode node, TSNode name, TSNode value, T
   if (is_null(name) || is_null(value)) return std::nullopt;
   bool is_class = has_type(value, "class");
   if (!is_class && !has_any_type(value, kFunctions)) return std::nullopt;
+  // `module.exports = class Agent {}`: a value with a name of its own is named
+  // by it (its own role makes the symbol).
+  if (!has_type(value, "arrow_function") && !is_null(field(value, "name"))) return std::nullopt;
   Def def;
   basic(def, node, is_class ? SymbolKind::class_ : SymbolKind::function, name, field(value, "body"));
   if (has_type(name, "member_expression")) {
@@ -635,6 +667,10 @@ std::optional<Def> Extractor::classify(TSNode node, Role role) {
       } else {
         basic(def, node, kind, name, field(node, "body"));
       }
+      if (role == Role::js_method && has_type(name, "string")) {  // '$=' (a) {}
+        std::string_view quoted = text(name);
+        if (quoted.size() >= 2) def.name = def.qual = collapsed(quoted.substr(1, quoted.size() - 2));
+      }
       return def;
     }
     case Role::js_declarator: {
@@ -647,6 +683,29 @@ std::optional<Def> Extractor::classify(TSNode node, Role role) {
       TSNode parent = parent_node();
       TSNode range = has_type(parent, "expression_statement") ? parent : node;
       return js_bound(node, field(node, "left"), field(node, "right"), range);
+    }
+
+    case Role::js_named_value: {
+      TSNode name = field(node, "name");
+      if (is_null(name)) return std::nullopt;  // anonymous: named by a binding, if any
+      basic(def, node, has_type(node, "class") ? SymbolKind::class_ : SymbolKind::function, name,
+            field(node, "body"));
+      return def;
+    }
+    case Role::js_pair: {
+      // { key: function () {}, 'op=': (a, b) => a } -- methods of an object literal
+      static const char* const kFunctions[] = {"arrow_function", "function_expression", "function",
+                                               "generator_function"};
+      TSNode key = field(node, "key");
+      TSNode value = field(node, "value");
+      if (is_null(key) || !has_any_type(value, kFunctions) || !is_null(field(value, "name"))) return std::nullopt;
+      basic(def, node, SymbolKind::method, key, field(value, "body"));
+      if (has_type(key, "string")) {
+        std::string_view quoted = text(key);
+        if (quoted.size() >= 2) def.name = collapsed(quoted.substr(1, quoted.size() - 2));
+        def.qual = def.name;
+      }
+      return def;
     }
 
     case Role::go_function: {
@@ -819,6 +878,12 @@ void Extractor::add_symbol(Def def) {
                              end_point.column == 0 && end_point.row > 0 ? end_point.row : end_point.row + 1);
   symbol.name_line = is_null(def.name_node) ? ts_node_start_point(def.node).row + 1
                                             : ts_node_start_point(def.name_node).row + 1;
+  symbol.comment_begin = symbol.byte_begin;
+  symbol.comment_line_begin = symbol.line_begin;
+  if (def.has_leading_comment && def.comment_begin < def.range_begin) {
+    symbol.comment_begin = def.comment_begin;
+    symbol.comment_line_begin = def.comment_begin_point.row + 1;
+  }
   symbol.parent = open_.empty() ? kNoParent : open_.back();
   symbol.depth = uint16_t(open_.size());
 
@@ -841,9 +906,45 @@ void Extractor::run(TSNode root) {
   } guard{&cursor};
 
   // Enters the cursor's node: maybe opens a symbol; returns whether to descend.
+  // Leading comments: tracked in the parent's frame as siblings go by.
+  auto track_comments = [&](TSNode node) -> std::optional<std::pair<uint32_t, TSPoint>> {
+    if (frames_.empty()) return std::nullopt;
+    Frame& parent = frames_.back();
+    TSPoint start = ts_node_start_point(node);
+    if (roles_.comment(ts_node_symbol(node))) {
+      uint32_t begin = ts_node_start_byte(node);
+      uint32_t line_start = begin;
+      while (line_start > 0 && line_start <= source_.size() &&
+             (source_[line_start - 1] == ' ' || source_[line_start - 1] == '\t'))
+        --line_start;
+      bool own_line = line_start == 0 || line_start > source_.size() || source_[line_start - 1] == '\n';
+      TSPoint end = ts_node_end_point(node);
+      uint32_t end_row = (end.column == 0 && end.row > start.row) ? end.row - 1 : end.row;
+      if (!own_line) {
+        parent.run_valid = false;
+      } else if (parent.run_valid && start.row <= parent.run_end_row + 1) {
+        parent.run_end_row = end_row;
+      } else {
+        parent.run_valid = true;
+        parent.run_begin = begin;
+        parent.run_begin_point = start;
+        parent.run_end_row = end_row;
+      }
+      return std::nullopt;
+    }
+    std::optional<std::pair<uint32_t, TSPoint>> leading;
+    if (parent.run_valid && start.row == parent.run_end_row + 1)
+      leading = std::make_pair(parent.run_begin, parent.run_begin_point);
+    parent.run_valid = false;
+    return leading;
+  };
+
   auto enter = [&]() -> bool {
     TSNode node = ts_tree_cursor_current_node(&cursor);
-    frames_.push_back(Frame{node, false});
+    auto leading_comment = track_comments(node);
+    Frame frame;
+    frame.node = node;
+    frames_.push_back(frame);
     // ERROR nodes only: MISSING tokens are local repairs (tree-sitter-cpp, for
     // one, parses `f(T x = {})` with a MISSING type) that lose no definition.
     if (tree_has_errors && ts_node_symbol(node) == TSSymbol(-1)) note_error(node);
@@ -865,6 +966,11 @@ void Extractor::run(TSNode root) {
     size_t consumed_before = consumed_.size();
     std::optional<Def> def = classify(node, role);
     if (!def) return true;
+    if (leading_comment) {
+      def->has_leading_comment = true;
+      def->comment_begin = leading_comment->first;
+      def->comment_begin_point = leading_comment->second;
+    }
     if (open_.size() >= limits_.max_symbol_depth) {
       ++dropped_depth_;
       consumed_.resize(consumed_before);

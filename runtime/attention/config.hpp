@@ -2,9 +2,10 @@
 //
 // A query block (64 or 128 consecutive queries) reads, for each KV head:
 //   * the first `sink_blocks` blocks (attention sinks: the start of the text),
-//   * a local window covering the `window_tokens` keys before each of its queries,
+//   * a local window: the blocks holding the `window_tokens` keys up to its last query,
 //   * every block holding a global (anchor) token it can see,
-//   * the `topk_blocks` best-scoring blocks among the rest.
+//   * the best-scoring blocks among the rest, `topk_blocks` less the global
+//     blocks outside sink and window (window_first_block, selected_blocks below).
 // Everything else is skipped; attention over the union is exact. With `dense`
 // every causally visible block is read and scoring is skipped.
 #pragma once
@@ -43,6 +44,26 @@ struct SparseConfig {
     return int64_t(sink_blocks) * kBlockTokens + window_tokens + int64_t(topk_blocks) * kBlockTokens;
   }
 };
+
+// The block rule shared by the CPU planner and the GPU planners (kernels/):
+//
+// Window: the blocks covering [last - window_tokens + 1, last], `last` being the
+// query block's last position. The block's window is window_tokens keys rounded
+// out to whole blocks (16 blocks for 1024 tokens when the query block is
+// 64-aligned), not window_tokens before its first query: a 128-query block would
+// otherwise read 18 window blocks (1152 keys), over the budget. Each query still
+// sees at least window_tokens - query_block + 1 keys before it in the window.
+inline int64_t window_first_block(int64_t last_position, int window_tokens, int64_t visible_blocks) noexcept {
+  if (window_tokens <= 0) return visible_blocks;
+  const int64_t first = last_position - window_tokens + 1;
+  return first > 0 ? first / kBlockTokens : 0;
+}
+// Selection: global blocks not already in sink or window are read whole and take
+// selection slots, so a row never exceeds sink + window + topk blocks (unless
+// the visible global blocks alone outnumber topk: then all of them, none selected).
+inline int64_t selected_blocks(int topk_blocks, int64_t extra_global_blocks) noexcept {
+  return extra_global_blocks >= topk_blocks ? 0 : topk_blocks - extra_global_blocks;
+}
 
 // Every block; scoring skipped. The reference.
 inline SparseConfig preset_dense() { SparseConfig c; c.dense = true; return c; }

@@ -11,7 +11,7 @@
 // Attention over a plan is exact over the union of the listed blocks: inside a
 // listed block every causally visible key is read, keys of other blocks are not.
 // global_positions (sorted, unique) are the anchor tokens the planner was given;
-// every listed block that holds one is there because of it (see planner.hpp).
+// the planner lists every block that holds a visible one (see planner.hpp).
 #pragma once
 
 #include <algorithm>

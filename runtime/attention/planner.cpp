@@ -144,28 +144,34 @@ Plan plan_attention(std::span<const float> queries, int64_t n_queries, int64_t q
   for (int64_t qb = 0; qb < p.n_query_blocks(); ++qb) {
     const int64_t last = p.last_position(qb), first = p.first_position(qb);
     const int64_t visible = last / kBlockTokens + 1;
-    const int64_t window_first =
-        config.window_tokens > 0 ? std::max<int64_t>(0, first - config.window_tokens + 1) / kBlockTokens : visible;
+    const int64_t window_first = window_first_block(last, config.window_tokens, visible);
     for (int g = 0; g < shape.n_kv_heads; ++g) {
       std::fill(chosen.begin(), chosen.begin() + visible, uint8_t(0));
       for (int64_t j = 0; j < std::min<int64_t>(config.sink_blocks, visible); ++j) chosen[size_t(j)] = 1;
       for (int64_t j = window_first; j < visible; ++j) chosen[size_t(j)] = 1;
+      // Global blocks outside sink and window take selection slots: the row
+      // stays within sink + window + topk blocks (see selected_blocks()).
+      int64_t global_blocks = 0;
       if (config.use_global)
         for (int64_t j = 0; j < visible; ++j)
-          if (first_global[size_t(j)] <= last) chosen[size_t(j)] = 1;
+          if (first_global[size_t(j)] <= last && !chosen[size_t(j)]) {
+            chosen[size_t(j)] = 1;
+            ++global_blocks;
+          }
+      const int64_t topk = selected_blocks(config.topk_blocks, global_blocks);
 
       candidates.clear();
       for (int64_t j = 0; j < visible; ++j)
         if (!chosen[size_t(j)]) candidates.push_back(int32_t(j));
-      if (int64_t(candidates.size()) > config.topk_blocks) {
+      if (int64_t(candidates.size()) > topk) {
         const std::vector<float> s =
             score_blocks(queries, n_queries, config.query_block, qb, g, shape, sum, config.score);
         // Best first; ties to the lower block index (the GPU planner agrees).
         auto better = [&](int32_t a, int32_t b) {
           return s[size_t(a)] > s[size_t(b)] || (s[size_t(a)] == s[size_t(b)] && a < b);
         };
-        std::nth_element(candidates.begin(), candidates.begin() + config.topk_blocks, candidates.end(), better);
-        candidates.resize(size_t(config.topk_blocks));
+        std::nth_element(candidates.begin(), candidates.begin() + topk, candidates.end(), better);
+        candidates.resize(size_t(topk));
       }
       for (int32_t j : candidates) chosen[size_t(j)] = 1;
       for (int64_t j = 0; j < visible; ++j)

@@ -8,9 +8,11 @@
 //
 // For query block qb and KV head g the plan lists, sorted and unique:
 //   sink blocks [0, sink_blocks), the window blocks covering positions
-//   [first_position - window_tokens + 1, last_position], every block holding a
-//   global position <= last_position, and the topk_blocks best-scoring other
-//   visible blocks (ties to the lower block index).
+//   [last_position - window_tokens + 1, last_position], every block holding a
+//   global position <= last_position, and the best-scoring other visible blocks
+//   (ties to the lower block index): topk_blocks less the global blocks outside
+//   sink and window, so a row holds at most sink + window + topk blocks
+//   (config.hpp: window_first_block, selected_blocks).
 // Scores (ScoreMode):
 //   mean_key:     max over heads h of group g of  mean_q(qb, h) . mean_k(j, g)
 //   minmax_bound: max over h of sum_c max(mq_c * kmin_c, mq_c * kmax_c)

@@ -134,7 +134,7 @@ Session::Session(const Model& model, const SessionOptions& options) : model_(&mo
   att_ = be.alloc(chunk_ * q);
   k_ = be.alloc(chunk_ * kv);
   v_ = be.alloc(chunk_ * kv);
-  logits_ = be.alloc(chunk_ * hp.n_vocab);
+  logits_ = be.alloc(hp.n_vocab);  // grown on demand when every position's logits are asked for
   if (hp.is_moe()) stats_.tokens_per_expert.assign(size_t(hp.n_expert), 0);
   if (options.sparse) {
     attn::validate(*options.sparse);
@@ -190,6 +190,7 @@ void Session::forward(std::span<const TokenId> tokens, std::vector<float>* all) 
     be.rope(q, hp.head_dim, pos0, rope);
     be.rope(k, hp.head_dim, pos0, rope);
     be.kv_write(*cache_, l, pos0, k, v);
+    if (observer_) observer_(l, q, pos0);
     if (sparse_ && !sparse_->dense) {
       // Global positions the planner may use: those already in the cache.
       std::vector<int32_t> globals;
@@ -216,6 +217,7 @@ void Session::forward(std::span<const TokenId> tokens, std::vector<float>* all) 
   const int64_t first = all ? 0 : n - 1, rows = n - first;
   const Act xs = x.slice_rows(first, rows), hs = h.slice_rows(first, rows);
   be.rms_norm(xs, m.output_norm(), hp.rms_eps, hs);
+  if (logits_.n_floats < rows * hp.n_vocab) logits_ = be.alloc(rows * hp.n_vocab);
   const Act lg = logits_.view(rows, hp.n_vocab);
   be.matmul(hs, m.output(), lg);
   if (all) {

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -108,6 +109,12 @@ class Session {
   const SessionStats& stats() const noexcept { return stats_; }
   // Absolute positions of global (anchor) tokens every sparse plan includes.
   void set_global_positions(std::vector<int32_t> positions) { globals_ = std::move(positions); }
+  // Called in every forward pass, for each layer, after the batch's K/V were
+  // written to the cache, with its queries (after RoPE, backend memory, one row
+  // per token at positions pos0..). Lets the SDK measure where attention goes
+  // (citation evidence) without a second forward pass. Empty: no call.
+  using QueryObserver = std::function<void(int layer, const backend::Act& q, int64_t pos0)>;
+  void set_query_observer(QueryObserver observer) { observer_ = std::move(observer); }
 
  private:
   // Runs one batch (<= prefill_chunk tokens). Writes logits of the last row, or
@@ -122,6 +129,7 @@ class Session {
   SessionStats stats_;
   std::optional<attn::SparseConfig> sparse_;
   std::vector<int32_t> globals_;
+  QueryObserver observer_;
 };
 
 }  // namespace folio::model

@@ -115,7 +115,7 @@ TinyConfig tiny_preset(std::string_view arch, std::string_view size) {
 }
 
 void validate(const TinyConfig& c) {
-  auto bad = [](const std::string& what) { fail(Errc::invalid_argument, "make-tiny: " + what); };
+  auto bad = [](const std::string& what) { fail(Errc::invalid_argument, "tiny model: " + what); };
   if (c.arch != "qwen3moe" && c.arch != "qwen3" && c.arch != "llama")
     bad("architecture '" + c.arch + "' is not one of qwen3moe, qwen3, llama");
   if (c.n_layers < 1 || c.n_layers > 1024) bad("layers must be in 1..1024");
@@ -148,6 +148,8 @@ void add_tiny_model(gguf::Writer& w, const TinyConfig& c) {
   w.set_string("general.architecture", c.arch);
   w.set_string("general.name", "folio-tiny-" + c.arch);
   w.set_u64("general.seed", c.seed);
+  // Marks the weights as random so tools can say plainly that answers are meaningless.
+  w.set_bool("folio.random_weights", true);
   w.set_u32(a + "block_count", uint32_t(c.n_layers));
   w.set_u32(a + "context_length", uint32_t(c.context_length));
   w.set_u32(a + "embedding_length", uint32_t(c.d_model));

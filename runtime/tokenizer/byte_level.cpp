@@ -1,6 +1,7 @@
 #include "runtime/tokenizer/byte_level.hpp"
 
 #include <array>
+#include <cstdint>
 
 #include "runtime/tokenizer/unicode.hpp"
 
@@ -19,19 +20,20 @@ constexpr std::array<char16_t, 256> kByteToChar = [] {
   return map;
 }();
 
+// The inverse map: code points U+0000..U+0143 -> byte, -1 outside the alphabet.
+constexpr char32_t kAlphabetEnd = 0x100 + 68;
+constexpr std::array<int16_t, kAlphabetEnd> kCharToByte = [] {
+  std::array<int16_t, kAlphabetEnd> inv{};
+  inv.fill(-1);
+  for (unsigned b = 0; b < 256; ++b) inv[kByteToChar[b]] = int16_t(b);
+  return inv;
+}();
+
 }  // namespace
 
 char32_t byte_to_char(unsigned char b) noexcept { return kByteToChar[b]; }
 
-int char_to_byte(char32_t cp) noexcept {
-  if (cp < 0x100) return printable_byte(cp) ? int(cp) : -1;
-  if (cp >= 0x100 + 68) return -1;
-  // U+0100 + k is the k-th non-printable byte.
-  unsigned k = cp - 0x100;
-  for (unsigned b = 0; b < 256; ++b)
-    if (!printable_byte(b) && k-- == 0) return int(b);
-  return -1;
-}
+int char_to_byte(char32_t cp) noexcept { return cp < kAlphabetEnd ? kCharToByte[cp] : -1; }
 
 std::string byte_level_encode(std::string_view bytes) {
   std::string out;

@@ -134,6 +134,11 @@ void normalize_span(std::string_view text, std::string& out) {
 // NFC_Quick_Check=Yes (nothing before it can combine with it or move past it),
 // so only the spans around "maybe" characters go through the full algorithm.
 std::string to_nfc(std::string_view text) {
+  std::vector<NfcSpan> spans;
+  return to_nfc(text, spans);
+}
+
+std::string to_nfc(std::string_view text, std::vector<NfcSpan>& spans) {
   std::string out;
   out.reserve(text.size());
   size_t copied = 0;        // text[0, copied) is in `out`
@@ -158,7 +163,10 @@ std::string to_nfc(std::string_view text) {
     }
     const size_t start = std::max(safe, copied);
     out.append(text.substr(copied, start - copied));
+    const size_t out_begin = out.size();
     normalize_span(text.substr(start, end - start), out);
+    if (std::string_view(out).substr(out_begin) != text.substr(start, end - start))  // really rewritten
+      spans.push_back({start, end, out_begin, out.size()});
     copied = end;
     safe = end;
     pos = end;

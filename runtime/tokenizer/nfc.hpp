@@ -6,6 +6,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace folio::tok {
 
@@ -15,5 +16,14 @@ bool nfc_may_change(std::string_view text) noexcept;
 
 // NFC of `text`.
 std::string to_nfc(std::string_view text);
+
+// A stretch of the input that normalization rewrote: input bytes
+// [in_begin, in_end) became output bytes [out_begin, out_end). Outside these
+// spans input and output bytes correspond one to one.
+struct NfcSpan {
+  size_t in_begin, in_end, out_begin, out_end;
+};
+// NFC of `text`, appending the rewritten spans (in order) to `spans`.
+std::string to_nfc(std::string_view text, std::vector<NfcSpan>& spans);
 
 }  // namespace folio::tok

@@ -110,12 +110,30 @@ struct Tokenizer::Impl {
     return vocab.token_types.empty() ? TokenType::normal : vocab.token_types[size_t(id)];
   }
 
-  void encode_plain(std::string_view text, std::vector<TokenId>& out) const {
+  // Encodes text outside special tokens. With `offsets`, appends the start of
+  // each new token, in bytes of the original text, plus `base`.
+  void encode_plain(std::string_view text, std::vector<TokenId>& out, std::vector<uint32_t>* offsets = nullptr,
+                    size_t base = 0) const {
+    const size_t first = out.size();
+    std::vector<NfcSpan> spans;
     if (vocab.normalizer == Normalizer::nfc && nfc_may_change(text)) {
-      const std::string normalized = to_nfc(text);
-      return encode_pieces(normalized, out);
+      const std::string normalized = to_nfc(text, spans);
+      encode_pieces(normalized, out);
+    } else {
+      encode_pieces(text, out);
     }
-    encode_pieces(text, out);
+    if (!offsets) return;
+    // Walk the tokens' bytes through the (normalized) text and map each start
+    // back to the original: shifted outside rewritten spans, the span's start inside.
+    size_t at = 0, span = 0;
+    for (size_t i = first; i < out.size(); ++i) {
+      while (span < spans.size() && spans[span].out_end <= at) ++span;
+      size_t original = at;
+      if (span > 0) original = at - spans[span - 1].out_end + spans[span - 1].in_end;
+      if (span < spans.size() && spans[span].out_begin <= at) original = spans[span].in_begin;
+      offsets->push_back(uint32_t(base + original));
+      at += bytes[size_t(out[i])].size();
+    }
   }
 
   void encode_piece(std::string_view piece, std::vector<TokenId>& out) const {
@@ -198,23 +216,25 @@ struct Tokenizer::Impl {
     return nullptr;
   }
 
-  void encode(std::string_view text, bool parse_special, std::vector<TokenId>& out) const {
-    if (text.size() >= (size_t(1) << 32)) fail(Errc::invalid_argument, "tokenizer: text of 4 GiB or more");
-    if (!has_specials) return encode_plain(text, out);
+  void encode(std::string_view text, bool parse_special, std::vector<TokenId>& out,
+              std::vector<uint32_t>* offsets = nullptr) const {
+    if (text.size() >= (size_t(1) << 32) - 1) fail(Errc::invalid_argument, "tokenizer: text of 4 GiB or more");
+    if (!has_specials) return encode_plain(text, out, offsets, 0);
     size_t plain_start = 0;
     for (size_t pos = 0; pos < text.size();) {
       if (const Special* s = specials_by_byte[static_cast<unsigned char>(text[pos])].empty()
                                  ? nullptr
                                  : special_at(text, pos, parse_special)) {
-        encode_plain(text.substr(plain_start, pos - plain_start), out);
+        encode_plain(text.substr(plain_start, pos - plain_start), out, offsets, plain_start);
         out.push_back(s->id);
+        if (offsets) offsets->push_back(uint32_t(pos));
         pos += s->text.size();
         plain_start = pos;
       } else {
         ++pos;
       }
     }
-    encode_plain(text.substr(plain_start), out);
+    encode_plain(text.substr(plain_start), out, offsets, plain_start);
   }
 
   void check_id(TokenId id) const {
@@ -242,6 +262,15 @@ std::vector<TokenId> Tokenizer::encode_with_bos(std::string_view text, bool pars
   if (impl_->vocab.add_bos && impl_->vocab.bos) out.push_back(*impl_->vocab.bos);
   impl_->encode(text, parse_special, out);
   return out;
+}
+
+Tokenizer::Encoding Tokenizer::encode_with_offsets(std::string_view text, bool parse_special) const {
+  Encoding e;
+  e.ids.reserve(text.size() / 3 + 1);
+  e.offsets.reserve(text.size() / 3 + 2);
+  impl_->encode(text, parse_special, e.ids, &e.offsets);
+  e.offsets.push_back(uint32_t(text.size()));
+  return e;
 }
 
 std::string Tokenizer::decode(std::span<const TokenId> ids) const {

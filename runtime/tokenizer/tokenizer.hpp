@@ -46,12 +46,18 @@ struct Vocab {
 };
 
 // Reads tokenizer.ggml.{model,pre,tokens,merges,token_type,bos_token_id,
-// eos_token_id,padding_token_id,add_bos_token} and tokenizer.chat_template.
+// eos_token_id,padding_token_id,add_bos_token}, tokenizer.chat_template and
+// tokenizer.folio.normalizer. model must be "gpt2"; pre is "qwen2",
+// "llama-bpe" (sets ignore_merges, as llama.cpp does) or "gpt-2"/"default".
+// Errors name the file and the key.
 Vocab vocab_from_gguf(const gguf::File& file);
 // Writes the same keys (used by make-tiny, convert and tests).
 void write_vocab(gguf::Writer& writer, const Vocab& vocab);
 
 
+// Immutable after construction: encode/decode may be called from several
+// threads at once. Construction validates the vocab (token types, special ids,
+// every merge names known tokens) and throws folio::Error(format) otherwise.
 class Tokenizer {
  public:
   explicit Tokenizer(Vocab vocab);
@@ -68,6 +74,17 @@ class Tokenizer {
   std::vector<TokenId> encode(std::string_view text, bool parse_special = false) const;
   // Same, with BOS prepended when the vocab asks for it.
   std::vector<TokenId> encode_with_bos(std::string_view text, bool parse_special) const;
+
+  // Ids plus where each token starts in `text` (bytes): token i covers
+  // [offsets[i], offsets[i + 1]); offsets has ids.size() + 1 entries, the last
+  // being text.size(). Offsets follow the tokens' bytes exactly except inside
+  // stretches that NFC normalization rewrote, whose tokens all start at the
+  // stretch's start (offsets never decrease). For citations and provenance.
+  struct Encoding {
+    std::vector<TokenId> ids;
+    std::vector<uint32_t> offsets;
+  };
+  Encoding encode_with_offsets(std::string_view text, bool parse_special = false) const;
   // Raw bytes of the ids (byte-level decoding); may end in a partial UTF-8 char.
   // Control and user-defined tokens decode to their text. An id outside
   // [0, vocab_size()) throws folio::Error(invalid_argument).

@@ -92,10 +92,16 @@ TEST_CASE("sparse plan: sink, window, globals always; top-k of the rest by score
           const auto row = p.row(qb, g);
           std::set<int32_t> forced;
           forced.insert(0);
-          for (int64_t j = std::max<int64_t>(0, first - cfg.window_tokens + 1) / kBlockTokens; j < visible; ++j)
-            forced.insert(int32_t(j));
+          // The window: the blocks of the window_tokens keys up to the last query.
+          const int64_t window_first = std::max<int64_t>(0, last - cfg.window_tokens + 1) / kBlockTokens;
+          CHECK(visible - window_first <= (cfg.window_tokens + kBlockTokens - 1) / kBlockTokens + 1);
+          for (int64_t j = window_first; j < visible; ++j) forced.insert(int32_t(j));
+          const size_t sink_and_window = forced.size();
           for (int32_t gp : globals)
             if (gp <= last) forced.insert(gp / kBlockTokens);
+          // Global blocks outside sink and window take selection slots.
+          const int64_t topk = std::max<int64_t>(0, cfg.topk_blocks - int64_t(forced.size() - sink_and_window));
+          (void)first;
           for (int32_t j : forced) CHECK(contains(row, j));
           // The unforced part is the top-k by score.
           const auto s = score_blocks(q, c.n_queries, cfg.query_block, qb, g, c.shape, sum, cfg.score);
@@ -104,13 +110,43 @@ TEST_CASE("sparse plan: sink, window, globals always; top-k of the rest by score
             if (forced.count(j)) continue;
             (contains(row, j) ? picked : rest).push_back(j);
           }
-          CHECK(int64_t(picked.size()) == std::min<int64_t>(cfg.topk_blocks, int64_t(picked.size() + rest.size())));
+          CHECK(int64_t(picked.size()) == std::min<int64_t>(topk, int64_t(picked.size() + rest.size())));
           for (int32_t a : picked)
             for (int32_t b : rest) CHECK(s[size_t(a)] >= s[size_t(b)]);
-          CHECK(int64_t(row.size()) <= int64_t(forced.size()) + cfg.topk_blocks);
+          CHECK(int64_t(row.size()) <= int64_t(sink_and_window) + std::max<int64_t>(cfg.topk_blocks, int64_t(forced.size() - sink_and_window)));
         }
       }
     }
+  }
+}
+
+TEST_CASE("balanced plan rows stay within sink + window + top-k blocks, globals included") {
+  // 1024-token window, 32 selected blocks, 16 anchors spread over 6016 keys:
+  // every row holds at most 1 + 16 + 32 blocks when the query block is
+  // 64-aligned (the window is 1024 keys in whole blocks, globals take selection slots).
+  const Shape shape{4, 2, 16};
+  const int64_t n = 6016;  // a multiple of 128: every query block ends at a block end
+  const auto q = random_values(size_t(n * shape.n_heads * shape.head_dim), 31);
+  const auto k = random_values(size_t(n * shape.n_kv_heads * shape.head_dim), 32);
+  const BlockSummaries sum = summarize_blocks(k, n, shape.n_kv_heads, shape.head_dim);
+  std::vector<int32_t> globals;
+  for (int i = 0; i < 16; ++i) globals.push_back(int32_t(n / 16 * i + n / 32));
+  for (int qblock : {64, 128}) {
+    SparseConfig cfg = preset_balanced();
+    cfg.query_block = qblock;
+    const Plan p = plan_attention(q, n, 0, n, shape, sum, globals, cfg);
+    REQUIRE_NOTHROW(validate(p));
+    size_t longest = 0;
+    for (int64_t qb = 0; qb < p.n_query_blocks(); ++qb)
+      for (int g = 0; g < shape.n_kv_heads; ++g) {
+        const auto row = p.row(qb, g);
+        longest = std::max(longest, row.size());
+        CHECK(row.size() <= size_t(1 + 16 + 32));
+        for (int32_t gp : globals)  // globals are still always read
+          if (gp <= p.last_position(qb)) CHECK(contains(row, gp / kBlockTokens));
+      }
+    CHECK(longest == size_t(1 + 16 + 32));  // long rows use the whole budget
+    CHECK(p.mean_attended_keys() <= double(preset_balanced().budget_tokens()));
   }
 }
 

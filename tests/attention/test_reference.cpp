@@ -102,3 +102,33 @@ TEST_CASE("reference rejects spans that do not fit the shape") {
   CHECK_THROWS(attend_dense(q, 4, 0, {k, k, 5}, shape, 1.0f, out));  // 5 keys, span holds 4
   CHECK_THROWS(attend_dense(q, 4, 1, {k, k, 4}, shape, 1.0f, out));  // queries end past keys
 }
+
+TEST_CASE("threaded reference equals the single-threaded one; decode plans of one query") {
+  const Shape shape{8, 2, 32};
+  const int64_t nk = 777;  // the query sits at the last position, mid-block
+  const auto q = random_values(size_t(shape.n_heads * shape.head_dim), 51);
+  const auto k = random_values(size_t(nk * shape.n_kv_heads * shape.head_dim), 52);
+  const auto v = random_values(size_t(nk * shape.n_kv_heads * shape.head_dim), 53);
+  const BlockSummaries sum = summarize_blocks(k, nk, shape.n_kv_heads, shape.head_dim);
+  SparseConfig cfg;
+  cfg.query_block = 1;
+  cfg.window_tokens = 100;
+  cfg.topk_blocks = 2;
+  cfg.score = ScoreMode::minmax_bound;
+  const Plan p = plan_attention(q, 1, nk - 1, nk, shape, sum, {}, cfg);
+  REQUIRE_NOTHROW(validate(p));
+  for (int g = 0; g < shape.n_kv_heads; ++g) {
+    const auto row = p.row(0, g);
+    CHECK(row.front() == 0);                            // sink
+    CHECK(row.back() == int32_t((nk - 1) / kBlockTokens));  // the query's own block
+    CHECK(row.size() <= size_t(1 + 3 + cfg.topk_blocks));
+  }
+  std::vector<float> one(q.size()), four(q.size());
+  attend_plan(q, {k, v, nk}, shape, p, 0.2f, one, 1);
+  attend_plan(q, {k, v, nk}, shape, p, 0.2f, four, 4);
+  CHECK(one == four);
+  CHECK(rel_error(one, masked_attention(q, k, v, shape, p, 0.2f)) < 1e-6);
+  // Attended keys: sink 64 + window blocks (partial last one) + 2 selected blocks.
+  CHECK(p.mean_attended_keys() < double(nk) / 2);
+  CHECK(p.mean_attended_keys() > 64 + 100);
+}

@@ -3,9 +3,10 @@
 // is text. For any bytes: pre-tokenizer pieces cover the text exactly,
 // decode(encode(s)) == s (canonically equivalent to s for a normalizing
 // vocab, which normalizes the text between special tokens), NFC is idempotent,
-// and a StreamDecoder fed the ids one by one yields the same bytes. Inputs that
-// start with '{' are also read as a Hugging Face tokenizer.json: they must
-// either load or fail with folio::Error.
+// encode_with_offsets agrees with encode and its offsets are monotone (and
+// exact when nothing was normalized), and a StreamDecoder fed the ids one by
+// one yields the same bytes. Inputs that start with '{' are also read as a
+// Hugging Face tokenizer.json: they must either load or fail with folio::Error.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -81,6 +82,14 @@ void check_tokenizer(const Tokenizer& tok, std::string_view text, bool parse_spe
     if (!nfc_may_change(text)) CHECK_OR_TRAP(decoded == text);
   } else {
     CHECK_OR_TRAP(decoded == text);
+  }
+  const Tokenizer::Encoding enc = tok.encode_with_offsets(text, parse_special);
+  CHECK_OR_TRAP(enc.ids == ids && enc.offsets.size() == ids.size() + 1);
+  CHECK_OR_TRAP(enc.offsets.front() == 0 && enc.offsets.back() == text.size());
+  const bool exact = decoded == text;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    CHECK_OR_TRAP(enc.offsets[i] <= enc.offsets[i + 1]);
+    if (exact) CHECK_OR_TRAP(enc.offsets[i + 1] - enc.offsets[i] == tok.token_bytes(ids[i]).size());
   }
   StreamDecoder stream(tok);
   std::string streamed;

@@ -49,11 +49,14 @@ std::vector<std::string> words_of(std::string_view s) {
   return words;
 }
 
-void check_pdf(const std::string& name) {
+void check_pdf(const std::string& name, bool font_info) {
   const std::filesystem::path dir = FOLIO_PDF_FIXTURES;
   const json::Value truth = json::parse_file(dir / (name + ".json"));
-  const Document d = parse_pdf_file(dir / (name + ".pdf"));
-  INFO("document: ", name);
+  PdfOptions options;
+  options.font_info = font_info;
+  const Document d = parse_pdf_file(dir / (name + ".pdf"), {}, options);
+  const std::string label = name + (font_info ? " (font info)" : " (no font info)");
+  INFO("document: ", label);
   CHECK(d.pages == uint32_t(truth["pages"].as_int64()));
 
   // Numbered section anchors of the document, by number.
@@ -67,9 +70,24 @@ void check_pdf(const std::string& name) {
     }
   }
   const auto& headings = truth["headings"].as_array();
-  CHECK(numbered == headings.size());  // nothing missed, nothing invented
+  if (!font_info) {
+    // Without font names Poppler gives no weights: a heading at body size set
+    // tight above its body is not told from a numbered paragraph. Measured, not
+    // exact: most headings found, each on the right page, nothing invented.
+    size_t found = 0;
+    for (const json::Value& h : headings) {
+      auto it = by_number.find(h["number"].as_string());
+      if (it != by_number.end() &&
+          std::get<PdfLocation>(d.blocks[d.outline[it->second].block].where).page == uint32_t(h["page"].as_int64()))
+        ++found;
+    }
+    MESSAGE(label, ": headings found ", found, " of ", headings.size());
+    CHECK(numbered <= headings.size());
+    CHECK(found * 3 >= headings.size() * 2);
+  }
+  if (font_info) CHECK(numbered == headings.size());  // nothing missed, nothing invented
   std::map<int64_t, std::set<uint16_t>> levels_by_depth;
-  for (const json::Value& h : headings) {
+  for (const json::Value& h : font_info ? headings : json::Array{}) {
     const std::string number = h["number"].as_string();
     INFO("heading ", number, " ", h["title"].as_string());
     auto it = by_number.find(number);
@@ -125,18 +143,36 @@ void check_pdf(const std::string& name) {
   for (size_t i = 0; i + 5 <= src.size(); ++i, ++total)
     found += got_grams.count(src[i] + " " + src[i + 1] + " " + src[i + 2] + " " + src[i + 3] + " " + src[i + 4]);
   const double recall = total ? double(found) / double(total) : 0;
-  MESSAGE(name, ": 5-gram recall ", recall, ", ", numbered, " numbered headings");
+  MESSAGE(label, ": 5-gram recall ", recall, ", ", numbered, " numbered headings");
   CHECK(recall >= 0.97);
 }
 
 }  // namespace
 
-TEST_CASE("licence PDFs: GPL-3, one column") { check_pdf("GPL-3-1col"); }
-TEST_CASE("licence PDFs: GPL-3, two columns") { check_pdf("GPL-3-2col"); }
-TEST_CASE("licence PDFs: Apache-2.0, one column") { check_pdf("Apache-2.0-1col"); }
-TEST_CASE("licence PDFs: Apache-2.0, two columns") { check_pdf("Apache-2.0-2col"); }
-TEST_CASE("licence PDFs: MPL-2.0, one column") { check_pdf("MPL-2.0-1col"); }
-TEST_CASE("licence PDFs: MPL-2.0, two columns") { check_pdf("MPL-2.0-2col"); }
+TEST_CASE("licence PDFs: GPL-3, one column") {
+  check_pdf("GPL-3-1col", true);
+  check_pdf("GPL-3-1col", false);
+}
+TEST_CASE("licence PDFs: GPL-3, two columns") {
+  check_pdf("GPL-3-2col", true);
+  check_pdf("GPL-3-2col", false);
+}
+TEST_CASE("licence PDFs: Apache-2.0, one column") {
+  check_pdf("Apache-2.0-1col", true);
+  check_pdf("Apache-2.0-1col", false);
+}
+TEST_CASE("licence PDFs: Apache-2.0, two columns") {
+  check_pdf("Apache-2.0-2col", true);
+  check_pdf("Apache-2.0-2col", false);
+}
+TEST_CASE("licence PDFs: MPL-2.0, one column") {
+  check_pdf("MPL-2.0-1col", true);
+  check_pdf("MPL-2.0-1col", false);
+}
+TEST_CASE("licence PDFs: MPL-2.0, two columns") {
+  check_pdf("MPL-2.0-2col", true);
+  check_pdf("MPL-2.0-2col", false);
+}
 
 TEST_CASE("licence PDFs: Apache-2.0 defined terms are definition anchors under 1. Definitions.") {
   for (const char* name : {"Apache-2.0-1col", "Apache-2.0-2col"}) {

@@ -90,8 +90,18 @@ TEST_CASE("explicit parents: code-style outline paths") {
   fn.text = "void Store::put(int k) {}";
   fn.where = TextLocation{120, 145, 4000, 4800};
   const AnchorId p = b.add_anchored_under(fn, Anchor{AnchorKind::function, "", "Store::put", 3, 0, {}, {}}, c);
+  Block closing = file_block;  // text after put(): the class's closing brace
+  closing.text = "};";
+  closing.level = 2;
+  b.add(closing);
+  Block tail = file_block;  // text after the class, at file level
+  tail.level = 1;
+  b.add(tail);
   const Document d = std::move(b).finish();
   CHECK(d.outline.path(p) == "src/store.cpp > class Store > Store::put");
+  CHECK(d.enclosing_anchor(2) == p);
+  CHECK(d.enclosing_anchor(3) == c);
+  CHECK(d.enclosing_anchor(4) == f);
   const RenderedBlock r = render_block(d, 2);
   CHECK(r.text.starts_with("// src/store.cpp:120-145 Store::put\nvoid Store::put(int k) {}\n"));
   CHECK(r.text.substr(r.anchor_begin, r.anchor_end - r.anchor_begin) == "// src/store.cpp:120-145 Store::put");

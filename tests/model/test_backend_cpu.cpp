@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <atomic>
 #include <cstring>
 #include <random>
 #include <vector>
@@ -112,13 +113,16 @@ TEST_CASE("matmul results do not depend on the thread count") {
 
 TEST_CASE("thread pool runs every index once and propagates exceptions") {
   cpu::ThreadPool pool(3);
-  std::vector<int> hits(1000, 0);
-  pool.parallel_for(1000, 7, [&](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) ++hits[size_t(i)];
-  });
-  for (int h : hits) REQUIRE(h == 1);
-  CHECK_THROWS_AS(pool.run([](int tid, int) {
-    if (tid == 1) throw std::runtime_error("boom");
+  for (int round = 0; round < 200; ++round) {
+    std::vector<std::atomic<int>> hits(1000);
+    pool.parallel_for(1000, 7, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) hits[size_t(i)].fetch_add(1);
+    });
+    for (const auto& h : hits) REQUIRE(h.load() == 1);
+  }
+  // An exception from any chunk (whichever thread ran it) reaches the caller.
+  CHECK_THROWS_AS(pool.parallel_for(100, 1, [](int64_t b, int64_t) {
+    if (b == 57) throw std::runtime_error("boom");
   }),
                   std::runtime_error);
   int calls = 0;

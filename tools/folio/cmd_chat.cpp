@@ -21,11 +21,20 @@ constexpr const char* kHelp =
     "Interactive chat (ChatML / Qwen3 template, thinking off). Type a message and press Enter.\n"
     "Commands: /reset clears the conversation, /quit (or end of input) leaves.\n"
     "\n"
-    "  --system TEXT        system message\n";
+    "  --system TEXT        system message\n"
+    "  --corpus PATH...     chat about documents instead (see `folio chat --corpus x --help`)\n";
 
 }  // namespace
 
+#ifdef FOLIO_HAVE_SDK
+int run_chat_corpus(Args args);  // cmd_chat_corpus.cpp: chat about a corpus (SDK)
+#endif
+
 int run_chat(Args args) {
+#ifdef FOLIO_HAVE_SDK
+  for (size_t i = 1; i < args.size(); ++i)
+    if (std::string_view(args[i]) == "--corpus") return run_chat_corpus(args);
+#endif
   ModelOptions mo;
   std::string system;
   ArgReader r(args, "chat");

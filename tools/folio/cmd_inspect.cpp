@@ -271,9 +271,11 @@ int run_inspect(Args args) {
   }
 
   std::printf("file:       %s\n", f.name().c_str());
-  std::printf("format:     GGUF v%u, %s (%llu bytes), alignment %llu, tensor data at offset %llu\n", f.version(),
-              human(double(f.file_size()), true).c_str(), (unsigned long long)f.file_size(),
-              (unsigned long long)f.alignment(), (unsigned long long)f.data_offset());
+  const std::string size_text = f.file_size() < 1024 ? std::to_string(f.file_size()) + " bytes"
+                                                      : human(double(f.file_size()), true) + " (" +
+                                                            std::to_string(f.file_size()) + " bytes)";
+  std::printf("format:     GGUF v%u, %s, alignment %llu, tensor data at offset %llu\n", f.version(),
+              size_text.c_str(), (unsigned long long)f.alignment(), (unsigned long long)f.data_offset());
   std::printf("\nmetadata (%zu keys):\n", f.metadata().size());
   size_t key_width = 0;
   for (const auto& [key, value] : f.metadata()) key_width = std::max(key_width, key.size());

@@ -17,6 +17,9 @@ int run_cache(Args args);
 #ifdef FOLIO_HAVE_INGEST
 int run_ingest(Args args);
 #endif
+#ifdef FOLIO_HAVE_SDK
+int run_ask(Args args);
+#endif
 
 namespace {
 constexpr Command kCommands[] = {
@@ -29,6 +32,9 @@ constexpr Command kCommands[] = {
     {"tokenize", "encode text to token ids (or decode ids) with a model's tokenizer", run_tokenize},
 #ifdef FOLIO_HAVE_INGEST
     {"ingest", "ingest files and directories; print outline and token statistics", run_ingest},
+#endif
+#ifdef FOLIO_HAVE_SDK
+    {"ask", "answer a question about a corpus (PDF, code, transcripts) with citations", run_ask},
 #endif
 #ifdef FOLIO_HAVE_STORE
     {"cache", "list, check and prune a KV-snapshot store (--store PATH)", run_cache},

@@ -114,10 +114,10 @@ void fold_block(const float* q, int D, const float* kt, const float* v, int n_vi
   else if (D == 32) accumulate_pv<2>(o, v, pr, n_vis, alpha);
   else if (D == 16) accumulate_pv<1>(o, v, pr, n_vis, alpha);
   else {
-    for (int d = 0; d < D; ++d) {
-      float acc = o[d] * alpha;
-      for (int t = 0; t < n_vis; ++t) acc += pr[t] * v[t * D + d];
-      o[d] = acc;
+    for (int c = 0; c < D; ++c) {
+      float acc = o[c] * alpha;
+      for (int t = 0; t < n_vis; ++t) acc += pr[t] * v[t * D + c];
+      o[c] = acc;
     }
   }
 }

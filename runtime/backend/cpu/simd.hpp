@@ -7,6 +7,12 @@
 #include <cstdint>
 #include <cstring>
 
+// Without AVX-512, GCC notes that passing a 64-byte vector by value has a
+// different ABI; these helpers are internal and always inlined.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 namespace folio::cpu {
 
 typedef float v16 __attribute__((vector_size(64)));

@@ -12,8 +12,10 @@ inline void cpu_relax() {
   _mm_pause();
 #endif
 }
-// Spin iterations before a worker sleeps: a few tens of microseconds.
-constexpr int kSpinIterations = 20000;
+// Spin iterations (pause) before a waiting worker starts yielding, and yields
+// before it sleeps: together a few hundred microseconds.
+constexpr int kSpinIterations = 4000;
+constexpr int kYieldIterations = 200;
 }  // namespace
 
 ThreadPool::ThreadPool(int n_threads) {
@@ -39,11 +41,11 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     return;
   }
   error_ = nullptr;
-  pending_.store(n_threads_ - 1, std::memory_order_relaxed);
   {
     std::lock_guard lock(mutex_);
     job_ = &fn;
-    generation_.fetch_add(1, std::memory_order_release);
+    open_.store(true);
+    generation_.fetch_add(1);
   }
   wake_.notify_all();
   try {
@@ -52,9 +54,10 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
     std::lock_guard lock(error_mutex_);
     if (!error_) error_ = std::current_exception();
   }
-  // Wait for the workers: spin briefly, then yield so that a worker sharing
-  // this core with us (the machine may be oversubscribed) gets to finish.
-  for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
+  // Close the job, then wait only for workers that joined it. (seq_cst on both
+  // sides: a worker either sees the job closed or is counted in active_.)
+  open_.store(false);
+  for (int spins = 0; active_.load() != 0; ++spins) {
     if (spins < kSpinIterations) cpu_relax();
     else std::this_thread::yield();
   }
@@ -64,28 +67,31 @@ void ThreadPool::run(const std::function<void(int, int)>& fn) {
 void ThreadPool::worker(int tid) {
   uint64_t seen = 0;
   for (;;) {
-    // Spin a little for the next job, then sleep.
-    int spins = 0;
-    while (generation_.load(std::memory_order_acquire) == seen && !stop_.load(std::memory_order_relaxed) &&
-           spins < kSpinIterations) {
-      if (++spins < kSpinIterations / 4) cpu_relax();
-      else std::this_thread::yield();
+    // Wait for a new generation: spin, then yield, then sleep.
+    for (int i = 0; generation_.load() == seen && !stop_.load(std::memory_order_relaxed); ++i) {
+      if (i < kSpinIterations) {
+        cpu_relax();
+      } else if (i < kSpinIterations + kYieldIterations) {
+        std::this_thread::yield();
+      } else {
+        std::unique_lock lock(mutex_);
+        wake_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
+        break;
+      }
     }
-    const std::function<void(int, int)>* job = nullptr;
-    {
-      std::unique_lock lock(mutex_);
-      wake_.wait(lock, [&] { return stop_.load() || generation_.load() != seen; });
-      if (stop_.load()) return;
-      seen = generation_.load();
-      job = job_;
+    if (stop_.load()) return;
+    seen = generation_.load();
+    active_.fetch_add(1);
+    if (open_.load()) {
+      const std::function<void(int, int)>* job = job_;
+      try {
+        (*job)(tid, n_threads_);
+      } catch (...) {
+        std::lock_guard lock(error_mutex_);
+        if (!error_) error_ = std::current_exception();
+      }
     }
-    try {
-      (*job)(tid, n_threads_);
-    } catch (...) {
-      std::lock_guard lock(error_mutex_);
-      if (!error_) error_ = std::current_exception();
-    }
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    active_.fetch_sub(1);
   }
 }
 

@@ -1,13 +1,18 @@
-// A small fork-join thread pool owned by one CPU backend (no global state).
+// A small work-sharing thread pool owned by one CPU backend (no global state).
 //
-// `run(fn)` calls fn(thread_index, n_threads) once on every thread, the calling
-// thread being index 0, and returns when all calls have returned. Workers spin
-// briefly after a job (decode issues hundreds of tiny jobs per token) and then
-// sleep on a condition variable, so an idle pool costs no CPU.
-// `parallel_for` hands out chunks of [0, n) dynamically: a thread slowed down by
-// another process on a shared core simply takes fewer chunks.
+// `run(fn)` publishes fn; the calling thread runs fn(0, n) and every worker
+// that wakes up while the job is still open runs fn(tid, n) too. fn must share
+// its work dynamically (see parallel_for): the caller never waits for a worker
+// that has not started, only for those already inside fn. On a shared,
+// oversubscribed machine a descheduled worker therefore costs nothing: the
+// caller simply does more of the chunks itself.
+//
+// Workers spin briefly after a job (decode issues hundreds of tiny jobs per
+// token), then yield, then sleep on a condition variable, so an idle pool costs
+// no CPU.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -29,11 +34,14 @@ class ThreadPool {
 
   int size() const noexcept { return n_threads_; }
 
-  // Runs fn(tid, n_threads) on all threads. The first exception thrown by any
-  // call is rethrown here after all calls finished. Not reentrant.
+  // Runs fn(0, size()) on the calling thread and fn(tid, size()) on each worker
+  // that joins before the caller's call returns (possibly none). The first
+  // exception thrown by any call is rethrown here after all joined calls
+  // finished. Not reentrant.
   void run(const std::function<void(int, int)>& fn);
 
-  // fn(begin, end) over chunks of at most `grain` items covering [0, n).
+  // fn(begin, end) over chunks of at most `grain` items covering [0, n), each
+  // chunk exactly once, whichever threads take part.
   template <class F>
   void parallel_for(int64_t n, int64_t grain, F&& fn) {
     if (n <= 0) return;
@@ -63,7 +71,8 @@ class ThreadPool {
   std::condition_variable wake_;
   const std::function<void(int, int)>* job_ = nullptr;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<bool> open_{false};   // workers may still join the current job
+  std::atomic<int> active_{0};      // workers inside the current job
   std::atomic<bool> stop_{false};
   std::exception_ptr error_;
   std::mutex error_mutex_;

@@ -55,6 +55,7 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
 
   // --- the plan ---------------------------------------------------------------
   const bool decode = n == 1;
+  bool seq_len_written = false;
   kernels::DevicePlan dp;
   int max_row_blocks = 0;
   if (plan != nullptr) {
@@ -79,7 +80,10 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
     int32_t* offs = plan_offsets_.get(size_t(rows), "plan offsets");
     int32_t* counts = plan_counts_.get(size_t(rows), "plan counts");
     int32_t* idx = plan_indices_.get(size_t(rows * n_blocks), "plan blocks");
-    check(ops::dense_plan(n, pos0, query_block, HK, int(n_blocks), offs, counts, idx, stream_), "dense plan");
+    int32_t* seq_len = decode ? seq_len_.get(1, "sequence length") : nullptr;
+    check(ops::dense_plan(n, pos0, query_block, HK, int(n_blocks), offs, counts, idx, seq_len, stream_),
+          "dense plan");
+    seq_len_written = decode;
     max_row_blocks = int(n_blocks);
     dp = {offs, counts, idx, query_block};
   } else {
@@ -94,7 +98,7 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
           "generic attention");
   } else if (decode) {
     int32_t* seq_len = seq_len_.get(1, "sequence length");
-    check(ops::fill_i32(seq_len, 1, int32_t(n_keys), stream_), "sequence length");
+    if (!seq_len_written) check(ops::fill_i32(seq_len, 1, int32_t(n_keys), stream_), "sequence length");
     kernels::DecodeArgs a;
     a.q = qb;
     a.o = ob;

@@ -221,12 +221,12 @@ void CudaBackendImpl::add(const Act& y, const Act& x) {
 // --- matmuls --------------------------------------------------------------------
 
 void CudaBackendImpl::gemm_bf16_in(const bf16* x, int64_t xs, int64_t n, const bf16* w, int64_t rows, int64_t cols,
-                                   float* y, int64_t ys) {
+                                   void* y, int64_t ys, cudaDataType_t out_type) {
   // Row-major y[n][rows] is column-major Y (rows x n) = W (rows x cols) * X^T,
   // W row-major = column-major (cols x rows) transposed.
   const float alpha = 1.0f, beta = 0.0f;
   check_cublas(cublasGemmEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), int(n), int(cols), &alpha, w, CUDA_R_16BF,
-                            int(cols), x, CUDA_R_16BF, int(xs), &beta, y, CUDA_R_32F, int(ys), CUBLAS_COMPUTE_32F,
+                            int(cols), x, CUDA_R_16BF, int(xs), &beta, y, out_type, int(ys), CUBLAS_COMPUTE_32F,
                             CUBLAS_GEMM_DEFAULT),
                "bf16 GEMM");
 }

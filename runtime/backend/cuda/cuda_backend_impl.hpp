@@ -78,9 +78,9 @@ class CudaBackendImpl final : public CudaBackend {
   // y[n][rows] = x[n][cols] W^T, W = matrix `index` of w; x f32 with row stride.
   void gemm_f32_in(const float* x, int64_t xs, int64_t n, const backend::Weight& w, int64_t index, float* y,
                    int64_t ys);
-  // Same with x already bf16 (the weight must be bf16).
-  void gemm_bf16_in(const bf16* x, int64_t xs, int64_t n, const bf16* w, int64_t rows, int64_t cols, float* y,
-                    int64_t ys);
+  // Same with x already bf16 (the weight must be bf16); y f32 or bf16 (out_type).
+  void gemm_bf16_in(const bf16* x, int64_t xs, int64_t n, const bf16* w, int64_t rows, int64_t cols, void* y,
+                    int64_t ys, cudaDataType_t out_type = CUDA_R_32F);
   void moe_decode(const backend::Act& x, const backend::MoeWeights& w, const backend::MoeParams& p,
                   const backend::Act& out, backend::MoeStats* stats);
   void moe_prefill(const backend::Act& x, const backend::MoeWeights& w, const backend::MoeParams& p,
@@ -113,8 +113,8 @@ class CudaBackendImpl final : public CudaBackend {
   attn::SparseConfig attn_config_ = attn::preset_dense();
 
   // Scratch reused across calls (one forward at a time; stream order protects reuse).
-  Scratch<bf16> xb_, hb_, qb_, ob_;
-  Scratch<float> g_, u_, ys_, logits_, wts_, decode_ws_, scores_;
+  Scratch<bf16> xb_, hb_, qb_, ob_, gb_, ub_, yb_;
+  Scratch<float> g_, u_, logits_, wts_, decode_ws_, scores_;
   Scratch<int32_t> ids_, counts_, offsets_, row_token_, slot_row_, tokens_;
   Scratch<int32_t> plan_offsets_, plan_counts_, plan_indices_, seq_len_, first_global_;
   Scratch<bf16> query_means_;

@@ -8,29 +8,59 @@
 
 namespace folio::cuda {
 
+namespace {
+constexpr int64_t kGrowBlocks = 16;  // allocation granule: 1024 tokens
+}
+
 CudaKvCache::CudaKvCache(const kv::CacheConfig& c, cudaStream_t stream) : config_(c), stream_(stream) {
   if (c.n_layers <= 0 || c.n_kv_heads <= 0 || c.head_dim <= 0 || c.max_tokens <= 0)
     fail(Errc::invalid_argument, "cuda kv cache: layers, KV heads, head_dim and capacity must be positive");
   max_blocks_ = kv::blocks_for(c.max_tokens);
-  layer_elems_ = size_t(max_blocks_) * kv::kBlockTokens * size_t(row_elems());
-  summary_elems_ = size_t(max_blocks_) * size_t(row_elems());
-  const size_t kv_bytes = 2 * size_t(c.n_layers) * layer_elems_ * sizeof(__nv_bfloat16);
-  const size_t sum_bytes = size_t(c.n_layers) * summary_elems_ * sizeof(__nv_bfloat16);
-  kv_mem_ = device_alloc(kv_bytes, "the KV cache (" + std::to_string(c.max_tokens) + " tokens x " +
-                                       std::to_string(c.n_layers) + " layers)");
-  summary_mem_ = device_alloc(sum_bytes, "KV block summaries");
-  bytes_ = kv_bytes + sum_bytes;
+  layers_.resize(size_t(c.n_layers));
   size_.assign(size_t(c.n_layers), 0);
 }
 
+size_t CudaKvCache::bytes() const noexcept {
+  size_t b = 0;
+  for (const LayerStore& l : layers_)
+    b += size_t(l.blocks) * size_t(row_elems()) * (2 * kv::kBlockTokens + 1) * sizeof(__nv_bfloat16);
+  return b;
+}
+
+void CudaKvCache::reserve(int layer, int64_t end_pos) {
+  LayerStore& L = layers_[size_t(layer)];
+  const int64_t need = kv::blocks_for(end_pos);
+  if (need <= L.blocks) return;
+  int64_t blocks = std::max(need, L.blocks + L.blocks / 2);
+  blocks = std::min(max_blocks_, (blocks + kGrowBlocks - 1) / kGrowBlocks * kGrowBlocks);
+  const size_t row = size_t(row_elems()) * sizeof(__nv_bfloat16);
+  const size_t old_half = size_t(L.blocks) * kv::kBlockTokens * row, half = size_t(blocks) * kv::kBlockTokens * row;
+  auto kv = device_alloc(2 * half, "the KV cache of layer " + std::to_string(layer) + " (" +
+                                       std::to_string(blocks * kv::kBlockTokens) + " tokens)");
+  auto sums = device_alloc(size_t(blocks) * row, "KV block summaries");
+  if (L.blocks > 0) {
+    auto* dst = static_cast<std::byte*>(kv.get());
+    const auto* src = static_cast<const std::byte*>(L.kv.get());
+    check(cudaMemcpyAsync(dst, src, old_half, cudaMemcpyDeviceToDevice, stream_), "kv grow");
+    check(cudaMemcpyAsync(dst + half, src + old_half, old_half, cudaMemcpyDeviceToDevice, stream_), "kv grow");
+    check(cudaMemcpyAsync(sums.get(), L.summaries.get(), size_t(L.blocks) * row, cudaMemcpyDeviceToDevice, stream_),
+          "kv grow");
+    check(cudaStreamSynchronize(stream_), "kv grow");  // the copies finish before the old storage is freed
+  }
+  L.kv = std::move(kv);
+  L.summaries = std::move(sums);
+  L.blocks = blocks;
+}
+
 __nv_bfloat16* CudaKvCache::keys(int layer) const {
-  return static_cast<__nv_bfloat16*>(kv_mem_.get()) + size_t(2 * layer) * layer_elems_;
+  return static_cast<__nv_bfloat16*>(layers_.at(size_t(layer)).kv.get());
 }
 __nv_bfloat16* CudaKvCache::values(int layer) const {
-  return static_cast<__nv_bfloat16*>(kv_mem_.get()) + size_t(2 * layer + 1) * layer_elems_;
+  const LayerStore& L = layers_.at(size_t(layer));
+  return static_cast<__nv_bfloat16*>(L.kv.get()) + size_t(L.blocks) * kv::kBlockTokens * size_t(row_elems());
 }
 __nv_bfloat16* CudaKvCache::summaries(int layer) const {
-  return static_cast<__nv_bfloat16*>(summary_mem_.get()) + size_t(layer) * summary_elems_;
+  return static_cast<__nv_bfloat16*>(layers_.at(size_t(layer)).summaries.get());
 }
 
 kernels::PagedKv CudaKvCache::paged(int layer) const {
@@ -65,6 +95,7 @@ void CudaKvCache::write(int layer, int64_t pos0, int64_t n, const float* k, int6
     fail(Errc::invalid_argument, "kv_write: " + std::to_string(pos0 + n) + " tokens exceed the cache capacity of " +
                                      std::to_string(config_.max_tokens));
   if (n == 0) return;
+  reserve(layer, pos0 + n);
   check(kernels::ops::kv_store(k, k_stride, v, v_stride, n, pos0, row_elems(), keys(layer), values(layer), stream_),
         "kv store");
   sz = std::max(sz, pos0 + n);

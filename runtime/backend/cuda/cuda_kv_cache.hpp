@@ -2,11 +2,14 @@
 // kv::kBlockTokens tokens laid out [position][n_kv_heads][head_dim] (so a page is
 // 64 consecutive positions and no block table is needed), plus a mean-key
 // summary per (block, KV head) in bf16, refreshed for every block a write
-// touches (exact for partially filled blocks). Capacity (config.max_tokens) is
-// allocated up front: the cache is the one thing whose memory grows with the
-// context, and allocating it at session start fails early rather than mid-prefill.
+// touches (exact for partially filled blocks). Memory follows the context: each
+// layer's storage grows (by half again, in steps of 1024 tokens, never past
+// config.max_tokens) when a write needs more, copying what it holds, so a
+// session opened with a 256K capacity and used for 8K tokens holds ~8K tokens of
+// cache, and the cache is the only thing that grows with the context.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -29,25 +32,39 @@ class CudaKvCache final : public backend::KvCache {
 
   int64_t size(int layer) const { return size_.at(size_t(layer)); }
   int64_t max_blocks() const noexcept { return max_blocks_; }
+  int64_t allocated_blocks(int layer) const { return layers_.at(size_t(layer)).blocks; }
   // Row of one position: n_kv_heads * head_dim elements.
   int64_t row_elems() const noexcept { return int64_t(config_.n_kv_heads) * config_.head_dim; }
   __nv_bfloat16* keys(int layer) const;
   __nv_bfloat16* values(int layer) const;
   __nv_bfloat16* summaries(int layer) const;  // [max_blocks][n_kv_heads][head_dim]
   kernels::PagedKv paged(int layer) const;
-  size_t bytes() const noexcept { return bytes_; }
+  size_t bytes() const noexcept;
+
+  // Allocates every layer's storage for `tokens` positions now (benchmarks and
+  // callers that know the context size: no growth copies, no fragmentation).
+  void reserve(int64_t tokens) {
+    for (int l = 0; l < config_.n_layers; ++l) reserve(l, std::min<int64_t>(tokens, config_.max_tokens));
+  }
 
   // Stores k/v rows (f32) at pos0.., refreshes the touched blocks' summaries.
   void write(int layer, int64_t pos0, int64_t n, const float* k, int64_t k_stride, const float* v, int64_t v_stride);
 
  private:
   void summarize(int layer, int64_t first_block, int64_t end_pos);
+  // Makes room for positions < end_pos in `layer`.
+  void reserve(int layer, int64_t end_pos);
+
+  // One layer's storage: keys [blocks*64][row], then values, and summaries [blocks][row].
+  struct LayerStore {
+    std::shared_ptr<void> kv, summaries;
+    int64_t blocks = 0;
+  };
 
   kv::CacheConfig config_;
   cudaStream_t stream_;
   int64_t max_blocks_ = 0;
-  size_t layer_elems_ = 0, summary_elems_ = 0, bytes_ = 0;
-  std::shared_ptr<void> kv_mem_, summary_mem_;
+  std::vector<LayerStore> layers_;
   std::vector<int64_t> size_;
 };
 

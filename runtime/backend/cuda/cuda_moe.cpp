@@ -133,19 +133,22 @@ void CudaBackendImpl::moe_prefill(const Act& x, const backend::MoeWeights& w, co
   check(ops::moe_group(ids, n, K, int(E), offsets, row_token, slot_row, stream_), "moe group");
   bf16* xs = xb_.get(size_t(rows_total * d), "grouped tokens");
   check(ops::gather_rows_bf16(x.data, x.stride, d, row_token, rows_total, xs, stream_), "moe gather");
-  float* g = g_.get(size_t(rows_total * ff), "expert gate");
-  float* u = u_.get(size_t(rows_total * ff), "expert up");
+  // Expert intermediates in bf16 (f32 accumulation inside the GEMMs): they are
+  // the bulk of the MoE's memory traffic, and the next GEMM rounds its input to
+  // bf16 anyway.
+  bf16* g = gb_.get(size_t(rows_total * ff), "expert gate");
+  bf16* u = ub_.get(size_t(rows_total * ff), "expert up");
   bf16* h = hb_.get(size_t(rows_total * ff), "expert hidden");
-  float* ys = ys_.get(size_t(rows_total * d), "expert outputs");
+  bf16* ys = yb_.get(size_t(rows_total * d), "expert outputs");
   const auto* gate = static_cast<const bf16*>(w.gate->data);
   const auto* up = static_cast<const bf16*>(w.up->data);
   const auto* down = static_cast<const bf16*>(w.down->data);
   if (padded) {
     const float alpha = 1.0f, beta = 0.0f;
-    auto batched = [&](const bf16* wt, int64_t m, int64_t k, const bf16* in, float* o, const char* what) {
+    auto batched = [&](const bf16* wt, int64_t m, int64_t k, const bf16* in, bf16* o, const char* what) {
       check_cublas(cublasGemmStridedBatchedEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(m), int(cap), int(k), &alpha, wt,
                                               CUDA_R_16BF, int(k), m * k, in, CUDA_R_16BF, int(k), cap * k, &beta, o,
-                                              CUDA_R_32F, int(m), cap * m, int(E), CUBLAS_COMPUTE_32F,
+                                              CUDA_R_16BF, int(m), cap * m, int(E), CUBLAS_COMPUTE_32F,
                                               CUBLAS_GEMM_DEFAULT),
                    what);
     };
@@ -157,14 +160,14 @@ void CudaBackendImpl::moe_prefill(const Act& x, const backend::MoeWeights& w, co
     for (int64_t e = 0; e < E; ++e) {
       const int64_t rows = host[e], off = host_offsets[e];
       if (rows == 0) continue;
-      gemm_bf16_in(xs + off * d, d, rows, gate + e * ff * d, ff, d, g + off * ff, ff);
-      gemm_bf16_in(xs + off * d, d, rows, up + e * ff * d, ff, d, u + off * ff, ff);
+      gemm_bf16_in(xs + off * d, d, rows, gate + e * ff * d, ff, d, g + off * ff, ff, CUDA_R_16BF);
+      gemm_bf16_in(xs + off * d, d, rows, up + e * ff * d, ff, d, u + off * ff, ff, CUDA_R_16BF);
     }
     check(ops::silu_mul_bf16(g, u, slots * ff, h, stream_), "silu");
     for (int64_t e = 0; e < E; ++e) {
       const int64_t rows = host[e], off = host_offsets[e];
       if (rows == 0) continue;
-      gemm_bf16_in(h + off * ff, ff, rows, down + e * d * ff, d, ff, ys + off * d, d);
+      gemm_bf16_in(h + off * ff, ff, rows, down + e * d * ff, d, ff, ys + off * d, d, CUDA_R_16BF);
     }
   }
   check(ops::moe_combine(ys, d, slot_row, wts, n, K, out.data, out.stride, stream_), "moe combine");

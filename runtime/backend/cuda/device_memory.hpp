@@ -39,13 +39,14 @@ inline std::shared_ptr<void> device_alloc(size_t bytes, const std::string& what)
   return std::shared_ptr<void>(p, CudaFree{});
 }
 
-// A growable device scratch array of T. Growing frees the old storage after the
-// device is idle (cudaFree synchronises), so stream-ordered users are safe.
+// A growable device scratch array of T. Growing waits for the device to be idle
+// before freeing the old storage, so work still queued on it stays valid.
 template <class T>
 class Scratch {
  public:
   T* get(size_t n, const char* what) {
     if (n > capacity_) {
+      if (mem_) check(cudaDeviceSynchronize(), "scratch growth");
       mem_.reset();
       const size_t cap = std::max(n, capacity_ + capacity_ / 2);
       mem_ = device_alloc(cap * sizeof(T), what);

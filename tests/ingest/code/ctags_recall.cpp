@@ -36,10 +36,13 @@ const std::map<std::string, std::set<std::string>> kDefinitionKinds = {
     {"Java", {"class", "interface", "enum", "method"}},
 };
 
+// Names compared without spaces ("operator ==") and without JavaScript's '#'
+// private sigil, which ctags drops.
 std::string squeeze(std::string_view s) {
   std::string out;
   for (char ch : s)
     if (ch != ' ') out.push_back(ch);
+  if (out.starts_with('#')) out.erase(0, 1);
   return out;
 }
 
@@ -114,6 +117,7 @@ std::string Result::describe(const std::string& what) const {
   for (const auto& [language, counts] : by_language)
     out += "  " + language + ": " + std::to_string(counts.first) + "/" + std::to_string(counts.second) + "\n";
   for (const auto& m : misses) out += "  missed " + m + "\n";
+  for (const auto& f : fallbacks) out += "  fallback " + f + "\n";
   return out;
 }
 
@@ -125,17 +129,23 @@ Result measure(const fs::path& root, size_t max_misses) {
 
   std::map<std::string, const CodeOutline*> by_file;
   std::vector<std::string> files;
+  Result result;
   for (size_t i = 0; i < ingested.documents.size(); ++i) {
+    const Document& doc = ingested.documents[i];
+    if (doc.format == SourceFormat::text && !doc.language.empty())
+      for (const auto& note : doc.notes) result.fallbacks.push_back(note);
     if (ingested.documents[i].format != SourceFormat::code) continue;
     by_file[ingested.documents[i].source] = &ingested.outlines[i];
     files.push_back(ingested.documents[i].source);
   }
-  Result result;
   result.files = files.size();
   for (const Tag& tag : run_ctags(files)) {
     auto kinds = kDefinitionKinds.find(tag.language);
     if (kinds == kDefinitionKinds.end() || !kinds->second.contains(tag.kind)) continue;
-    if (tag.name.starts_with("__anon")) continue;  // ctags' names for anonymous types
+    // ctags' invented names for anonymous types and functions.
+    if (tag.name.starts_with("__anon") || tag.name.starts_with("AnonymousFunction") ||
+        tag.name.starts_with("AnonymousClass") || tag.name.starts_with("AnonymousObject"))
+      continue;
     // ctags reads CUDA's `__global__ void __launch_bounds__(256) k(...)` as a
     // function named __launch_bounds__; it is an attribute, not a definition.
     if (tag.name == "__launch_bounds__") continue;

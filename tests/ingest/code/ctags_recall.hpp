@@ -19,6 +19,7 @@ struct Result {
   size_t files = 0;    // files parsed as code
   std::map<std::string, std::pair<size_t, size_t>> by_language;  // ctags language -> (matched, total)
   std::vector<std::string> misses;                               // "file:line kind name", first few
+  std::vector<std::string> fallbacks;  // code files kept as plain text (parse over budget): their notes
   double value() const { return tags == 0 ? 0.0 : double(matched) / double(tags); }
   std::string describe(const std::string& what) const;  // multi-line summary
 };

@@ -114,6 +114,37 @@ TEST_CASE("code document: units, levels, labels, outline paths") {
   CHECK(doc.outline.find("folio::free_function").has_value());
 }
 
+TEST_CASE("code document: comments directly above a unit belong to it") {
+  const std::string source =
+      "int x = 1;  // trailing, stays with x\n"   // 1
+      "\n"                                         // 2
+      "// Adds one.\n"                             // 3
+      "/* Really. */\n"                            // 4
+      "int add(int v) { return v + 1; }\n"         // 5
+      "// a loose remark\n"                        // 6
+      "\n"                                         // 7
+      "int sub(int v) { return v - 1; }\n";        // 8
+  CodeParser parser;
+  CodeOutline outline = parser.parse("c.cpp", source, Language::cpp);
+  REQUIRE(outline.symbols.size() == 2);
+  CHECK(outline.symbols[0].comment_line_begin == 3);
+  CHECK(outline.symbols[0].line_begin == 5);
+  CHECK(outline.symbols[1].comment_line_begin == 8);  // a blank line detaches the remark
+  Document doc = code_document(outline, source, "c.cpp");
+  check_tiling(doc, source);
+  auto add = doc.outline.find("add");
+  REQUIRE(add.has_value());
+  const Block& block = doc.blocks[doc.outline[*add].block];
+  CHECK(block.text == "// Adds one.\n/* Really. */\nint add(int v) { return v + 1; }");
+  CHECK(std::get<TextLocation>(block.where).line_begin == 3);
+
+  CodeOutline py = parser.parse("m.py", "import os\n# Helper.\n# Second line.\n@cache\ndef f():\n    pass\n",
+                                Language::python);
+  REQUIRE(py.symbols.size() == 1);
+  CHECK(py.symbols[0].comment_line_begin == 2);
+  CHECK(py.symbols[0].line_begin == 4);
+}
+
 TEST_CASE("code document: invalid UTF-8 is repaired and noted; byte ranges stay on the source") {
   const std::string source = "def f():\n    return '\xFF\xFE'\n";
   CodeParser parser;
@@ -162,4 +193,20 @@ TEST_CASE("code documents of this repository's own sources tile their files") {
   }
   CHECK(symbols > 100);
   CHECK(anchors == symbols);  // every definition became an anchor
+}
+
+TEST_CASE("a file the parser refuses is kept as plain text, with the reason in its notes") {
+  CodeIngestOptions options;
+  options.parse.max_file_bytes = 16;  // the parser's limit, below the walk's
+  CodeParser parser(options.parse);
+  const std::string source = "def long_enough_to_refuse():\n    return 1\n";
+  CodeFileResult r = ingest_code_bytes("/x/m.py", "m.py", source, parser, options);
+  REQUIRE(r.document.has_value());
+  CHECK_FALSE(r.outline.has_value());
+  CHECK(r.document->format == SourceFormat::text);
+  CHECK(r.document->language == "python");
+  REQUIRE(!r.document->notes.empty());
+  CHECK(r.document->notes.front().find("not parsed as python") != std::string::npos);
+  CHECK(r.document->notes.front().find("over the code parser's limit of 16 bytes") != std::string::npos);
+  check_tiling(*r.document, source);
 }

@@ -7,6 +7,7 @@
 
 #include "ingest/code/code_parser.hpp"
 #include "ingest/code/language.hpp"
+#include "ingest/code/macro_blanking.hpp"
 #include "runtime/common/error.hpp"
 
 using namespace folio::ingest::code;
@@ -153,6 +154,34 @@ TEST_CASE("C++: namespaces, classes, inline and out-of-line methods, templates")
   std::string_view text(source);
   CHECK(text.substr(helper.byte_begin, helper.byte_end - helper.byte_begin) == "int helper(int x) { return x; }");
   CHECK(text.substr(point.byte_begin, point.byte_end - point.byte_begin) == "typedef struct { int x; } Point;");
+}
+
+TEST_CASE("C++: export macros between the class keyword and the name") {
+  const char* source =
+      "class FOLIO_API Exception : public std::runtime_error {\n"
+      " public:\n"
+      "  Exception(int s) : std::runtime_error(\"x\"), s_(s) {}\n"
+      "  int status() const noexcept { return s_; }\n"
+      " private:\n"
+      "  int s_;\n"
+      "};\n"
+      "struct A_EXPORT B_DEPRECATED Point final { int x; };\n"
+      "struct Foo bar{1};\n";  // not a macro: left alone
+  CodeOutline o = parse(Language::cpp, source);
+  const CodeSymbol& ex = require(o, "Exception");
+  CHECK(ex.kind == SymbolKind::class_);
+  CHECK(ex.signature == "class FOLIO_API Exception : public std::runtime_error");  // original text
+  CHECK(require(o, "Exception::Exception").kind == SymbolKind::method);
+  CHECK(require(o, "Exception::Exception").signature == "Exception(int s)");  // no member initialisers
+  CHECK(require(o, "Exception::status").name_line == 4);
+  CHECK(require(o, "Point").signature == "struct A_EXPORT B_DEPRECATED Point final");
+  CHECK(find(o, "bar") == nullptr);
+  CHECK(find(o, "Foo") == nullptr);
+  CHECK_FALSE(blank_type_export_macros("struct Foo bar{1};").has_value());
+  CHECK_FALSE(blank_type_export_macros("class A::B {};").has_value());
+  auto blanked = blank_type_export_macros("class X_API Y {};");
+  REQUIRE(blanked.has_value());
+  CHECK(*blanked == "class       Y {};");
 }
 
 TEST_CASE("C: functions with pointer declarators, structs, unions, enums") {

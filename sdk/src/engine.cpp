@@ -1,0 +1,98 @@
+// Engine: the model, its backend and tokenizer, and the snapshot store.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+
+#include "runtime/backend/cpu/cpu_backend.hpp"
+#include "runtime/common/error.hpp"
+#include "runtime/model/hparams.hpp"
+#include "runtime/store/session_snapshot.hpp"
+#include "sdk/src/internal.hpp"
+
+namespace folio {
+
+namespace detail {
+
+const store::KeyContext& EngineImpl::keys() {
+  std::call_once(key_once, [&] {
+    key_context = store::session_key_context(
+        *model, options.full_fingerprint ? store::FingerprintMode::full : store::FingerprintMode::sampled);
+  });
+  return key_context;
+}
+
+namespace {
+
+std::shared_ptr<EngineImpl> load_engine(const EngineOptions& o) {
+  if (o.model_path.empty())
+    fail(Errc::invalid_argument, "no model: set EngineOptions::model_path to a GGUF file "
+                                 "(`folio make-tiny -o tiny.gguf` makes a small test model)");
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(o.model_path, ec))
+    fail(Errc::io, o.model_path + ": no such model file");
+  if (o.context_budget < 0) fail(Errc::invalid_argument, "context_budget must not be negative");
+  if (o.threads < 0) fail(Errc::invalid_argument, "threads must not be negative");
+
+  auto e = std::make_shared<EngineImpl>();
+  e->options = o;
+  e->file = std::make_shared<const gguf::File>(gguf::File::open(o.model_path));
+  cpu::CpuOptions co;
+  co.n_threads = o.threads;
+  e->backend = cpu::make_cpu_backend(co);
+  e->model = std::make_unique<model::Model>(model::Model::load(e->file, *e->backend));
+  tok::Tokenizer tokenizer(tok::vocab_from_gguf(*e->file));
+  const model::HParams& hp = e->model->hparams();
+  if (int64_t(tokenizer.vocab_size()) > hp.n_vocab)
+    fail(Errc::format, o.model_path + ": the tokenizer has " + std::to_string(tokenizer.vocab_size()) +
+                           " tokens but token_embd.weight only " + std::to_string(hp.n_vocab) + " rows");
+  e->tokenizer = std::make_shared<const ingest::ModelTokenizer>(
+      std::move(tokenizer), std::filesystem::path(o.model_path).filename().string());
+
+  const int64_t model_ctx = hp.context_length > 0 ? hp.context_length : 4096;
+  if (o.context_budget > model_ctx)
+    fail(Errc::invalid_argument, "context_budget " + std::to_string(o.context_budget) +
+                                     " exceeds the model's context length " + std::to_string(model_ctx) + " (" +
+                                     o.model_path + ")");
+  ModelInfo& mi = e->info;
+  mi.path = o.model_path;
+  mi.architecture = model::arch_name(hp.arch);
+  mi.name = e->file->get_string_opt("general.name").value_or("");
+  mi.parameters = hp.n_params(e->model->tied_output());
+  mi.context_length = model_ctx;
+  mi.context_budget = o.context_budget > 0 ? o.context_budget : std::min<int64_t>(model_ctx, 32768);
+  mi.random_weights = e->file->get_bool_or("folio.random_weights", false);
+  mi.backend = std::string(e->backend->name());
+  mi.threads = cpu::cpu_backend_threads(*e->backend);
+
+  if (!o.store_path.empty()) {
+    store::StoreOptions so;
+    so.max_bytes = o.store_max_bytes;
+    try {
+      e->store = std::make_unique<store::Store>(store::Store::open(o.store_path, so));
+    } catch (const Error& err) {
+      // Answering works without snapshots: remember why, sessions report it.
+      e->store_problem = err.what();
+      std::fprintf(stderr, "folio: snapshot store unavailable, continuing without it: %s\n", err.what());
+    }
+  }
+  return e;
+}
+
+}  // namespace
+}  // namespace detail
+
+Engine::Engine(const EngineOptions& options)
+    : impl_(detail::guarded([&] { return detail::load_engine(options); })) {}
+Engine::~Engine() = default;
+Engine::Engine(const Engine&) = default;
+Engine& Engine::operator=(const Engine&) = default;
+Engine::Engine(Engine&&) noexcept = default;
+Engine& Engine::operator=(Engine&&) noexcept = default;
+
+ModelInfo Engine::model_info() const { return impl_->info; }
+
+Corpus Engine::corpus(const CorpusOptions& options) const {
+  return detail::guarded([&] { return Corpus(std::make_shared<detail::CorpusImpl>(impl_, options)); });
+}
+
+}  // namespace folio
