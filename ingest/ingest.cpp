@@ -24,7 +24,7 @@ std::string lower_extension(const std::filesystem::path& path) {
 }
 
 constexpr std::string_view kDocumentGlobs[] = {"*.pdf", "*.PDF", "*.vtt", "*.VTT", "*.srt", "*.SRT", "*.md",
-                                              "*.MD", "*.markdown", "*.txt", "*.TXT", "*.text"};
+                                              "*.MD", "*.markdown", "*.txt", "*.TXT", "*.text", "*.log"};
 
 void report(const IngestOptions& o, size_t done, size_t total, std::string_view item) {
   if (o.progress) o.progress(done, total, item);
@@ -65,7 +65,8 @@ std::optional<SourceFormat> format_for_path(const std::filesystem::path& path) {
   if (ext == ".vtt") return SourceFormat::webvtt;
   if (ext == ".srt") return SourceFormat::srt;
   if (ext == ".md" || ext == ".markdown") return SourceFormat::markdown;
-  if (ext == ".txt" || ext == ".text") return SourceFormat::text;
+  // Logs are text; parse_buffer reads one that looks like a speaker log as a transcript.
+  if (ext == ".txt" || ext == ".text" || ext == ".log") return SourceFormat::text;
   return std::nullopt;
 }
 

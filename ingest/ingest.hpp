@@ -7,7 +7,7 @@
 //   TokenStream stream = assemble(corpus, tokenizer);
 //
 // Document formats are recognised by extension (.pdf, .vtt, .srt, .md /
-// .markdown, .txt / .text; a .txt that reads as a speaker log is a transcript).
+// .markdown, .txt / .text / .log; text that reads as a speaker log is a transcript).
 // Everything else in a directory goes to code ingestion (ingest/code/: tree-
 // sitter, .gitignore, vendored/binary/generated skips) when it is built, or is
 // read as plain text otherwise. A file that cannot be ingested (damaged,

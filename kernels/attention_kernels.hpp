@@ -90,6 +90,10 @@ struct DecodeArgs {
   // launch latency between the planner, the decode and the split merge. Safe
   // with any preceding kernel; also inside CUDA graphs (stream capture).
   bool programmatic_launch = true;
+  // Optional [batch * n_kv_heads] counters, zeroed once by the caller
+  // (cudaMemset) and left zero by every call: with them the last CTA of a row
+  // merges the row's splits (up to 64 splits), saving the merge launch.
+  uint32_t* counters = nullptr;
 };
 // CTAs per plan row so the decode fills the device (sm_count multiprocessors) in
 // exactly one wave, with at least 2 blocks per CTA.
@@ -126,6 +130,11 @@ struct PlannerArgs {
   // selection of a row in one thread-block cluster; query_means and scores
   // unused); it is launched programmatically (see DecodeArgs) when this is set.
   bool programmatic_launch = true;
+  // Optional [n_rows] counters, zeroed once by the caller (cudaMemset) and left
+  // zero by every call. With them a decode plan is built by many CTAs scoring a
+  // share of the blocks each (order keys in `scores`), the last CTA of a row
+  // selecting: one launch over the whole device instead of one cluster per row.
+  uint32_t* counters = nullptr;
 };
 // Entries a row can need: sink + window + top-k + global blocks, capped by the block count.
 int planner_row_capacity(int64_t n_keys, int sink_blocks, int window_tokens, int topk_blocks, int64_t global_blocks);

@@ -6,12 +6,12 @@
 // is loaded once (cp.async, kStages deep) and its 64 keys are shared by the 4
 // warps, 16 keys each; each warp keeps its own online-softmax state, merged
 // through shared memory at the end. The CTA writes an unnormalised partial
-// (max, sum, O) per head; a second kernel merges the splits (flash-decoding).
-// With one split the CTA writes the output directly.
+// (max, sum, O) per head; the splits are merged (flash-decoding) by the last
+// CTA of the row to finish when the caller gives counters (DecodeArgs::counters)
+// and the splits are few, else by a second kernel. With one split the CTA
+// writes the output directly. Launched programmatically on sm_90 (griddep_*).
 #include <algorithm>
 #include <cfloat>
-
-#include <cooperative_groups.h>
 
 #include "kernels/attention_kernels.hpp"
 #include "kernels/mma_common.cuh"
@@ -22,11 +22,6 @@ namespace {
 using namespace detail;
 
 constexpr int kWarps = 4, kThreads = 128, kStages = 3;
-// Short rows (sparse plans) on sm_90: one thread-block cluster of kCluster CTAs
-// per row, kClusterStages K/V stages each; the CTAs' partial states are merged
-// in the leader CTA's shared memory (distributed shared memory) and the leader
-// writes the output: one launch, no workspace, no merge kernel.
-constexpr int kCluster = 8, kClusterStages = 4, kClusterMaxBlocks = 16 * kCluster;
 
 struct DecodeParams {
   const __nv_bfloat16* q;
@@ -39,38 +34,13 @@ struct DecodeParams {
   DevicePlan plan;
   float* part_o;   // [batch * n_heads][splits][d]
   float* part_ml;  // [batch * n_heads][splits][2]: max (scaled, base 2) and sum
+  uint32_t* counters;  // [batch * n_kv_heads] or null: finished splits of a row (in-kernel merge)
 };
+// The last CTA of a row merges the row's splits when counters are given and
+// the splits' weights fit in its shared memory.
+constexpr int kMaxInKernelMergeSplits = 64;
 
-// K/V stages, reused for the 4 warps' merge at the end.
-template <int kD, int kStages>
-constexpr int stage_area_bytes() {
-  constexpr int kStageBytes = 2 * 64 * kD * 2;
-  constexpr int kMergeBytes = (kWarps * 16 * kD + 2 * kWarps * 16) * 4;
-  return kStages * kStageBytes > kMergeBytes ? kStages * kStageBytes : kMergeBytes;
-}
 template <int kD>
-constexpr int decode_smem_bytes() {
-  return 16 * kD * 2 + stage_area_bytes<kD, kStages>();
-}
-// Q, the stages, and the leader's receive area (every CTA allocates it: one kernel).
-template <int kD>
-constexpr int cluster_decode_smem_bytes() {
-  return 16 * kD * 2 + stage_area_bytes<kD, kClusterStages>() + kCluster * 16 * (kD + 2) * 4;
-}
-
-// Programmatic dependent launch and clusters need compute capability 9.0.
-bool sm90_or_later() {
-  int device = 0, major = 0;
-  if (cudaGetDevice(&device) != cudaSuccess ||
-      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
-    return false;
-  return major >= 9;
-}
-
-
-// kClustered: launched in clusters of kCluster CTAs along x (splits = kCluster),
-// merged through the leader's shared memory (see kCluster).
-template <int kD, int kStages, bool kClustered>
 __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodeParams p) {
   constexpr int kChunks = kD / 8, kTile = 64 * kD * 2;  // bytes of one K or V block
   extern __shared__ __align__(128) unsigned char smem[];
@@ -183,7 +153,7 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodePara
     __syncthreads();
   }
   cp_async_wait<0>();
-  griddep_launch_dependents();  // the split merge may be scheduled now; it waits for this grid
+  griddep_launch_dependents();  // the next kernel may be scheduled now; it waits for this grid
   __syncthreads();
 
   // Merge the 4 warps' states in shared memory (the K/V stages are free now).
@@ -221,20 +191,7 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodePara
       }
     }
     const int h = kv_head * G + r;
-    if constexpr (kClustered) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-      // Into the leader's receive area: [kCluster][16][kD] sums, [kCluster][16][2] (max, sum).
-      float* recv_o = reinterpret_cast<float*>(smem + 16 * kD * 2 + stage_area_bytes<kD, kStages>());
-      float* recv_ml = recv_o + kCluster * 16 * kD;
-      float* lo = cooperative_groups::this_cluster().map_shared_rank(recv_o, 0);
-      float* lml = cooperative_groups::this_cluster().map_shared_rank(recv_ml, 0);
-      lo[(split * 16 + r) * kD + c] = acc;
-      if (c == 0) {
-        lml[(split * 16 + r) * 2] = mx;
-        lml[(split * 16 + r) * 2 + 1] = sum;
-      }
-#endif
-    } else if (p.splits == 1) {
+    if (p.splits == 1) {
       p.o[seq * p.o_stride + int64_t(h) * kD + c] = __float2bfloat16(sum > 0.0f ? acc / sum : 0.0f);
     } else {
       const int64_t slot = (int64_t(seq) * p.n_heads + h) * p.splits + split;
@@ -245,29 +202,46 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodePara
       }
     }
   }
-  if constexpr (kClustered) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-    cooperative_groups::this_cluster().sync();  // release/acquire: all partials are in the leader
-    if (split != 0) return;
-    const float* recv_o = reinterpret_cast<const float*>(smem + 16 * kD * 2 + stage_area_bytes<kD, kStages>());
-    const float* recv_ml = recv_o + kCluster * 16 * kD;
-    for (int i = tid; i < G * kD; i += kThreads) {
-      const int r = i / kD, c = i % kD;
-      float mx = -INFINITY;
+  if (p.splits == 1 || p.counters == nullptr || p.splits > kMaxInKernelMergeSplits) return;
+  // Last CTA of the row to finish: merge the row's splits (threadfence reduction).
+  __shared__ bool last;
+  __threadfence();  // this CTA's partials are visible device-wide before it is counted
+  __syncthreads();
+  if (tid == 0) {
+    last = atomicAdd(&p.counters[row], 1u) == uint32_t(p.splits - 1);
+    if (last) p.counters[row] = 0u;  // every split has counted: ready for the next call
+  }
+  __syncthreads();
+  if (!last) return;
+  __threadfence();
+  // Split weights 2^(m_s - M) per head in shared memory (the K/V stages are free).
+  float* weight = red_o;  // [G][splits]
+  float* inv_sum = red_o + 16 * kMaxInKernelMergeSplits;  // [G]
+  for (int r = warp; r < G; r += kWarps) {
+    const int64_t base = (int64_t(seq) * p.n_heads + kv_head * G + r) * p.splits;
+    float mx = -INFINITY;
+    for (int s = lane; s < p.splits; s += 32) mx = fmaxf(mx, __ldcg(&p.part_ml[(base + s) * 2]));
 #pragma unroll
-      for (int s = 0; s < kCluster; ++s) mx = fmaxf(mx, recv_ml[(s * 16 + r) * 2]);
-      float sum = 0.0f, acc = 0.0f;
-      if (mx != -INFINITY) {
-#pragma unroll
-        for (int s = 0; s < kCluster; ++s) {
-          const float w = fast_exp2(recv_ml[(s * 16 + r) * 2] - mx);
-          sum += w * recv_ml[(s * 16 + r) * 2 + 1];
-          acc += w * recv_o[(s * 16 + r) * kD + c];
-        }
-      }
-      p.o[seq * p.o_stride + int64_t(kv_head * G + r) * kD + c] = __float2bfloat16(sum > 0.0f ? acc / sum : 0.0f);
+    for (int off = 16; off > 0; off >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, off));
+    float sum = 0.0f;
+    for (int s = lane; s < p.splits; s += 32) {
+      const float w = mx == -INFINITY ? 0.0f : fast_exp2(__ldcg(&p.part_ml[(base + s) * 2]) - mx);
+      weight[r * kMaxInKernelMergeSplits + s] = w;
+      sum += w * __ldcg(&p.part_ml[(base + s) * 2 + 1]);
     }
-#endif
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) sum += __shfl_xor_sync(0xffffffffu, sum, off);
+    if (lane == 0) inv_sum[r] = sum > 0.0f ? 1.0f / sum : 0.0f;
+  }
+  __syncthreads();
+  for (int i = tid; i < G * kD; i += kThreads) {
+    const int r = i / kD, c = i % kD;
+    const int h = kv_head * G + r;
+    const float* po = p.part_o + (int64_t(seq) * p.n_heads + h) * p.splits * kD + c;
+    float acc = 0.0f;
+#pragma unroll 8
+    for (int s = 0; s < p.splits; ++s) acc += weight[r * kMaxInKernelMergeSplits + s] * __ldcg(po + int64_t(s) * kD);
+    p.o[seq * p.o_stride + int64_t(h) * kD + c] = __float2bfloat16(acc * inv_sum[r]);
   }
 }
 
@@ -319,6 +293,22 @@ __global__ void __launch_bounds__(kMergeThreads) merge_splits_kernel(const Decod
 }
 
 template <int kD>
+constexpr int decode_smem_bytes() {
+  constexpr int kStageBytes = 2 * 64 * kD * 2;
+  constexpr int kMergeBytes = (kWarps * 16 * kD + 2 * kWarps * 16) * 4;
+  return 16 * kD * 2 + (kStages * kStageBytes > kMergeBytes ? kStages * kStageBytes : kMergeBytes);
+}
+
+// Programmatic dependent launch needs compute capability 9.0.
+bool sm90_or_later() {
+  int device = 0, major = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
+    return false;
+  return major >= 9;
+}
+
+template <int kD>
 cudaError_t launch(const DecodeArgs& a, cudaStream_t stream) {
   DecodeParams p;
   p.q = a.q;
@@ -337,40 +327,23 @@ cudaError_t launch(const DecodeArgs& a, cudaStream_t stream) {
   p.part_o = a.workspace;
   p.part_ml = a.workspace + size_t(a.batch) * a.n_heads * p.splits * kD;
   if (p.splits > 1 && a.workspace == nullptr) return cudaErrorInvalidValue;
-  const bool sm90 = sm90_or_later();
-  cudaLaunchAttribute attrs[2];
-  attrs[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attrs[0].val.programmaticStreamSerializationAllowed = 1;
-  attrs[1].id = cudaLaunchAttributeClusterDimension;
-  attrs[1].val.clusterDim.x = kCluster;
-  attrs[1].val.clusterDim.y = 1;
-  attrs[1].val.clusterDim.z = 1;
-  cudaLaunchConfig_t cfg = {};
-  cfg.blockDim = dim3(kThreads);
-  cfg.stream = stream;
-  cfg.attrs = attrs;
-  cfg.numAttrs = a.programmatic_launch && sm90 ? 1 : 0;
-  // Short rows (sparse plans): one cluster per row, merged on chip.
-  if (sm90 && p.splits > 1 && a.max_row_blocks > 0 && a.max_row_blocks <= kClusterMaxBlocks) {
-    p.splits = kCluster;
-    constexpr int smem = cluster_decode_smem_bytes<kD>();
-    auto kernel = flash_decode_kernel<kD, kClusterStages, true>;
-    cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
-    if (err != cudaSuccess) return err;
-    cfg.gridDim = dim3(unsigned(kCluster), unsigned(a.batch * a.n_kv_heads));
-    cfg.dynamicSmemBytes = smem;
-    cfg.attrs = a.programmatic_launch ? attrs : attrs + 1;
-    cfg.numAttrs = a.programmatic_launch ? 2 : 1;
-    return cudaLaunchKernelEx(&cfg, kernel, p);
-  }
+  p.counters = a.counters;
   constexpr int smem = decode_smem_bytes<kD>();
-  auto kernel = flash_decode_kernel<kD, kStages, false>;
-  cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
+  cudaError_t err =
+      cudaFuncSetAttribute(flash_decode_kernel<kD>, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
   if (err != cudaSuccess) return err;
+  cudaLaunchAttribute attr;
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t cfg = {};
   cfg.gridDim = dim3(unsigned(p.splits), unsigned(a.batch * a.n_kv_heads));
+  cfg.blockDim = dim3(kThreads);
   cfg.dynamicSmemBytes = smem;
-  err = cudaLaunchKernelEx(&cfg, kernel, p);
-  if (err != cudaSuccess || p.splits == 1) return err;
+  cfg.stream = stream;
+  cfg.attrs = &attr;
+  cfg.numAttrs = a.programmatic_launch && sm90_or_later() ? 1 : 0;
+  err = cudaLaunchKernelEx(&cfg, flash_decode_kernel<kD>, p);
+  if (err != cudaSuccess || p.splits == 1 || (p.counters && p.splits <= kMaxInKernelMergeSplits)) return err;
   cfg.gridDim = dim3(unsigned(a.batch * a.n_heads));
   cfg.blockDim = dim3(kMergeThreads);
   cfg.dynamicSmemBytes = 0;
@@ -384,9 +357,9 @@ int decode_splits(int batch, int n_kv_heads, int max_row_blocks, int sm_count, i
   // row has few blocks: at least 2 blocks per split).
   int per_sm = 0;
   if (head_dim == 64)
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, flash_decode_kernel<64, kStages, false>, kThreads, decode_smem_bytes<64>());
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, flash_decode_kernel<64>, kThreads, decode_smem_bytes<64>());
   else
-    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, flash_decode_kernel<128, kStages, false>, kThreads, decode_smem_bytes<128>());
+    cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, flash_decode_kernel<128>, kThreads, decode_smem_bytes<128>());
   // Before the first launch raises the kernel's shared-memory limit the query can
   // answer 0: assume the 227 KB an sm_90 multiprocessor gives.
   if (per_sm == 0) per_sm = std::max(1, (227 * 1024) / (head_dim == 64 ? decode_smem_bytes<64>() : decode_smem_bytes<128>()));

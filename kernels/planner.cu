@@ -475,6 +475,124 @@ size_t decode_plan_smem(int visible) {
          size_t(tile_blocks) * decode_plan_row_elems<kD>() * 2;
 }
 
+// ---- decode planner over the whole device (with counters) --------------------
+//
+// grid (ceil(visible / kScatterBlocks), rows): each CTA scores kScatterBlocks
+// blocks (summaries copied to shared memory first, all loads in flight) and
+// writes their order keys to `keys_out` (the scores workspace); the last CTA
+// of a row to finish (a counter per row, threadfence reduction) loads the row's
+// keys and selects by plan_row. Spreads the 2 MB of summaries of a 128K context
+// over 64 SMs instead of the 32 of the cluster kernel.
+constexpr int kScatterBlocks = 128;
+
+template <int kD>
+__global__ void __launch_bounds__(kPlanThreads) decode_scatter_plan_kernel(
+    const __nv_bfloat16* q, const __nv_bfloat16* summaries, int n_heads, int n_kv_heads, int64_t last,
+    int visible, const int32_t* first_global, int sink_blocks, int window_tokens, int topk, int capacity,
+    uint32_t* keys_out, int64_t keys_stride, uint32_t* counters, int32_t* row_offsets, int32_t* row_counts,
+    int32_t* block_indices) {
+  extern __shared__ __align__(16) unsigned char smem[];
+  __shared__ SelectShared sh;
+  __shared__ bool is_last;
+  constexpr int kRow = decode_plan_row_elems<kD>(), kChunks = kD / 8;
+  __nv_bfloat16* tile = reinterpret_cast<__nv_bfloat16*>(smem);
+  uint32_t* key = reinterpret_cast<uint32_t*>(smem + kScatterBlocks * kRow * 2);
+  uint8_t* chosen = reinterpret_cast<uint8_t*>(key + visible);
+
+  griddep_wait();  // q and the summaries come from the kernels before (programmatic launch)
+  griddep_launch_dependents();
+  const int kv_head = blockIdx.y, G = n_heads / n_kv_heads;
+  const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32, g = lane / 4, quad = lane % 4;
+  const int t0 = blockIdx.x * kScatterBlocks, nb = min(kScatterBlocks, visible - t0);
+  for (int i = tid; i < nb * kChunks; i += kPlanThreads) {
+    const int b = i / kChunks, chunk = i % kChunks;
+    cp_async_16(smem_addr(tile + b * kRow + chunk * 8),
+                summaries + (int64_t(t0 + b) * n_kv_heads + kv_head) * kD + chunk * 8, 16);
+  }
+  cp_async_commit();
+  uint32_t a[kD / 16][4];  // the G query heads as the rows of the A tile (rows >= G zero)
+  const __nv_bfloat16* qh = q + int64_t(kv_head) * G * kD;
+#pragma unroll
+  for (int kk = 0; kk < kD / 16; ++kk) {
+    const int c = kk * 16 + quad * 2;
+    a[kk][0] = g < G ? *reinterpret_cast<const uint32_t*>(qh + g * kD + c) : 0u;
+    a[kk][1] = g + 8 < G ? *reinterpret_cast<const uint32_t*>(qh + (g + 8) * kD + c) : 0u;
+    a[kk][2] = g < G ? *reinterpret_cast<const uint32_t*>(qh + g * kD + c + 8) : 0u;
+    a[kk][3] = g + 8 < G ? *reinterpret_cast<const uint32_t*>(qh + (g + 8) * kD + c + 8) : 0u;
+  }
+  cp_async_wait<0>();
+  __syncthreads();
+  uint32_t* keys = keys_out + int64_t(kv_head) * keys_stride;
+  for (int n0 = warp * 8; n0 < nb; n0 += (kPlanThreads / 32) * 8) {
+    const int bl = min(n0 + g, nb - 1);  // B column g = block n0 + g (clamped; not written)
+    const __nv_bfloat16* sm = tile + bl * kRow;
+    float c[4] = {0, 0, 0, 0};
+#pragma unroll
+    for (int kk = 0; kk < kD / 16; ++kk) {
+      const uint32_t b0 = *reinterpret_cast<const uint32_t*>(sm + kk * 16 + quad * 2);
+      const uint32_t b1 = *reinterpret_cast<const uint32_t*>(sm + kk * 16 + quad * 2 + 8);
+      mma_bf16(c, a[kk], b0, b1);
+    }
+    float m0 = g < G ? c[0] : -INFINITY, m1 = g < G ? c[1] : -INFINITY;
+    if (g + 8 < G) {
+      m0 = fmaxf(m0, c[2]);
+      m1 = fmaxf(m1, c[3]);
+    }
+#pragma unroll
+    for (int off = 4; off < 32; off <<= 1) {
+      m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, off));
+      m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, off));
+    }
+    if (g == 0) {
+      const int j = n0 + quad * 2;
+      if (j < nb) keys[t0 + j] = order_key(m0);
+      if (j + 1 < nb) keys[t0 + j + 1] = order_key(m1);
+    }
+  }
+  __threadfence();  // this CTA's keys are visible device-wide before it is counted
+  __syncthreads();
+  if (tid == 0) {
+    is_last = atomicAdd(&counters[kv_head], 1u) == gridDim.x - 1;
+    if (is_last) counters[kv_head] = 0u;  // every CTA of the row has counted: ready for the next call
+  }
+  __syncthreads();
+  if (!is_last) return;
+  __threadfence();
+  for (int j = tid; j < visible; j += kPlanThreads) key[j] = __ldcg(&keys[j]);
+  // plan_row's first loop reads only the entries this thread loaded.
+  plan_row<kPlanThreads>(key, chosen, visible, last, first_global, sink_blocks, window_tokens, topk, sh);
+  write_row<kPlanThreads>(chosen, visible, kv_head, capacity, sh, row_offsets, row_counts, block_indices);
+}
+
+template <int kD>
+size_t decode_scatter_plan_smem(int visible) {
+  return size_t(kScatterBlocks) * decode_plan_row_elems<kD>() * 2 + size_t(visible) * 5;
+}
+
+template <int kD>
+cudaError_t launch_decode_scatter_plan(const PlannerArgs& a, cudaStream_t stream) {
+  const int visible = int(a.q_offset / 64 + 1);
+  const size_t smem = decode_scatter_plan_smem<kD>(visible);
+  cudaError_t err =
+      cudaFuncSetAttribute(decode_scatter_plan_kernel<kD>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+  if (err != cudaSuccess) return err;
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = dim3(unsigned((visible + kScatterBlocks - 1) / kScatterBlocks), unsigned(a.n_kv_heads));
+  cfg.blockDim = dim3(kPlanThreads);
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = stream;
+  cudaLaunchAttribute attr;
+  attr.id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr.val.programmaticStreamSerializationAllowed = 1;
+  cfg.attrs = &attr;
+  cfg.numAttrs = a.programmatic_launch ? 1 : 0;
+  const int64_t n_blocks = (a.n_keys + 63) / 64;
+  return cudaLaunchKernelEx(&cfg, decode_scatter_plan_kernel<kD>, a.q, a.summaries, a.n_heads, a.n_kv_heads,
+                            int64_t(a.q_offset), visible, a.first_global, a.sink_blocks, a.window_tokens,
+                            a.topk_blocks, a.row_capacity, reinterpret_cast<uint32_t*>(a.scores), n_blocks,
+                            a.counters, a.row_offsets, a.row_counts, a.block_indices);
+}
+
 template <int kD>
 cudaError_t launch_decode_plan(const PlannerArgs& a, cudaStream_t stream) {
   const int visible = int(a.q_offset / 64 + 1);
@@ -536,6 +654,12 @@ cudaError_t build_plan(const PlannerArgs& a, cudaStream_t stream) {
   if (cudaGetDevice(&device) != cudaSuccess ||
       cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess)
     major = 0;
+  if (a.n_queries == 1 && a.query_block == 1 && major >= 9 && a.counters && a.scores && a.score_rows >= a.n_kv_heads) {
+    const int visible = int(a.q_offset / 64 + 1);
+    const size_t smem = a.head_dim == 128 ? decode_scatter_plan_smem<128>(visible) : decode_scatter_plan_smem<64>(visible);
+    if (smem <= size_t(200) * 1024)
+      return a.head_dim == 128 ? launch_decode_scatter_plan<128>(a, stream) : launch_decode_scatter_plan<64>(a, stream);
+  }
   if (a.n_queries == 1 && a.query_block == 1 && major >= 9) {
     const int visible = int(a.q_offset / 64 + 1);
     const size_t smem = a.head_dim == 128 ? decode_plan_smem<128>(visible) : decode_plan_smem<64>(visible);

@@ -331,7 +331,10 @@ struct DecodeCase {
   int splits;  // 0: automatic
 };
 
-CheckRow check_decode(const DecodeCase& c, int threads, int sm_count, uint32_t seed) {
+// use_counters: the planner's one-launch scatter path and the decode's in-kernel
+// split merge (counters zeroed once, run twice: they must come back to zero);
+// otherwise the cluster planner and the merge kernel.
+CheckRow check_decode(const DecodeCase& c, int threads, int sm_count, uint32_t seed, bool use_counters) {
   const int batch = int(c.seq_lens.size());
   const attn::Shape shape{c.n_heads, c.n_kv_heads, c.d};
   const auto q = random_bf16_values(size_t(batch) * c.n_heads * c.d, seed, 1.0f);
@@ -389,13 +392,20 @@ CheckRow check_decode(const DecodeCase& c, int threads, int sm_count, uint32_t s
   GpuPlanner gp;
   kernels::DevicePlan dplan;
   int max_row_blocks = int(max_blocks);
+  DeviceArray<uint32_t> plan_counters(size_t(c.n_kv_heads)), decode_counters(size_t(batch) * c.n_kv_heads);
+  FOLIO_CUDA(cudaMemset(plan_counters.get(), 0, plan_counters.size() * 4));
+  FOLIO_CUDA(cudaMemset(decode_counters.get(), 0, decode_counters.size() * 4));
   if (c.sparse) {
     if (batch != 1) throw std::runtime_error("sparse decode check: batch 1 only");
     const int64_t n = c.seq_lens[0];
     gp = make_planner(dq.get(), int64_t(c.n_heads) * c.d, 1, n - 1, n, c.n_heads, c.n_kv_heads, c.d, cfg, globals);
     kernels::PagedKv one = view;
     FOLIO_CUDA(kernels::summarize_blocks(one, n, c.n_kv_heads, c.d, gp.summaries.get(), nullptr));
-    FOLIO_CUDA(kernels::build_plan(gp.args, nullptr));
+    if (use_counters) gp.args.counters = plan_counters.get();
+    for (int rep = 0; rep < (use_counters ? 2 : 1); ++rep) {
+      FOLIO_CUDA(cudaMemset(gp.plan.indices.get(), 0xff, gp.plan.indices.size() * 4));
+      FOLIO_CUDA(kernels::build_plan(gp.args, nullptr));
+    }
     FOLIO_CUDA(cudaDeviceSynchronize());
     plans.push_back(download_plan(gp, 1, n - 1, n, 1, c.n_kv_heads, globals));
     attn::validate(plans[0]);
@@ -434,9 +444,16 @@ CheckRow check_decode(const DecodeCase& c, int threads, int sm_count, uint32_t s
   a.splits = c.splits > 0 ? c.splits : kernels::decode_splits(batch, c.n_kv_heads, max_row_blocks, sm_count, c.d);
   DeviceArray<float> ws(kernels::decode_workspace_floats(batch, c.n_heads, c.d, a.splits));
   a.workspace = ws.get();
-  FOLIO_CUDA(kernels::attention_decode(a, nullptr));
+  if (use_counters) a.counters = decode_counters.get();
+  for (int rep = 0; rep < (use_counters ? 2 : 1); ++rep) {
+    FOLIO_CUDA(cudaMemset(dout.get(), 0xff, q.size() * 2));
+    FOLIO_CUDA(kernels::attention_decode(a, nullptr));
+  }
   FOLIO_CUDA(cudaDeviceSynchronize());
   const auto out = bench::to_f32(dout.download());
+  bool counters_zero = true;
+  for (uint32_t v : plan_counters.download()) counters_zero = counters_zero && v == 0;
+  for (uint32_t v : decode_counters.download()) counters_zero = counters_zero && v == 0;
   std::vector<float> ref(q.size());
   const size_t per = size_t(c.n_heads) * c.d;
   for (int s = 0; s < batch; ++s) {
@@ -447,8 +464,9 @@ CheckRow check_decode(const DecodeCase& c, int threads, int sm_count, uint32_t s
   }
   bool finite = true;
   row.rel_err = rel_error(out, ref, &finite);
-  row.pass = finite && row.rel_err < 1e-2;
-  row.name += " (splits " + std::to_string(a.splits) + ")";
+  row.pass = finite && row.rel_err < 1e-2 && counters_zero;
+  row.name += " (splits " + std::to_string(a.splits) + (use_counters ? ", counters)" : ")");
+  if (!counters_zero) row.name += " COUNTERS NOT RESET";
   return row;
 }
 
@@ -597,6 +615,10 @@ void bench_decode(const BigInputs& in, int64_t n, int sm_count, std::vector<Timi
     s.splits = kernels::decode_splits(1, kKvHeads, s.max_row_blocks, sm_count, kDim);
     DeviceArray<float> ws(kernels::decode_workspace_floats(1, kHeads, kDim, s.splits));
     s.workspace = ws.get();
+    DeviceArray<uint32_t> ctr(size_t(2 * kKvHeads));
+    FOLIO_CUDA(cudaMemset(ctr.get(), 0, ctr.size() * 4));
+    g.args.counters = ctr.get();
+    s.counters = ctr.get() + kKvHeads;
     for (int i = 0; i < 10; ++i) {
       FOLIO_CUDA(kernels::build_plan(g.args, stream));
       FOLIO_CUDA(kernels::attention_decode(s, stream));
@@ -640,6 +662,14 @@ void bench_decode(const BigInputs& in, int64_t n, int sm_count, std::vector<Timi
   s.splits = kernels::decode_splits(1, kKvHeads, s.max_row_blocks, sm_count, kDim);
   DeviceArray<float> ws2(kernels::decode_workspace_floats(1, kHeads, kDim, s.splits));
   s.workspace = ws2.get();
+  // Counters (zeroed once): the one-launch scatter planner and the in-kernel split merge.
+  DeviceArray<uint32_t> plan_ctr{size_t(kKvHeads)}, dec_ctr{size_t(kKvHeads)};
+  FOLIO_CUDA(cudaMemset(plan_ctr.get(), 0, kKvHeads * 4));
+  FOLIO_CUDA(cudaMemset(dec_ctr.get(), 0, kKvHeads * 4));
+  const kernels::PlannerArgs cluster_plan = g.args;  // without counters: one cluster per row
+  const kernels::DecodeArgs merge_kernel = s;        // without counters: the merge kernel
+  g.args.counters = plan_ctr.get();
+  s.counters = dec_ctr.get();
   const double plan_ms = graph_time([&] {
     for (int i = 0; i < 20; ++i) FOLIO_CUDA(kernels::build_plan(g.args, stream));
   });
@@ -659,6 +689,12 @@ void bench_decode(const BigInputs& in, int64_t n, int sm_count, std::vector<Timi
   };
   const double step_ms = step_graph(true);
   const double step_plain_ms = step_graph(false);
+  const double step_nocnt_ms = graph_time([&] {
+    for (int i = 0; i < 20; ++i) {
+      FOLIO_CUDA(kernels::build_plan(cluster_plan, stream));
+      FOLIO_CUDA(kernels::attention_decode(merge_kernel, stream));
+    }
+  });
   // Without a graph: 20 steps launched from the host onto the stream (what a
   // backend that does not capture graphs sees).
   const double step_stream_ms = bench::time_ms([&] {
@@ -682,6 +718,7 @@ void bench_decode(const BigInputs& in, int64_t n, int sm_count, std::vector<Timi
   for (int c = 0; c < kCaches; ++c) {
     const bf16* qc = in.q.get() + size_t(c + 1) * kHeads * kDim;
     planners.push_back(make_planner(qc, kHeads * kDim, 1, n - 1, n, kHeads, kKvHeads, kDim, cfg, globals));
+    planners.back().args.counters = plan_ctr.get();  // steps run one after another: shared counters
     const kernels::PagedKv kc{rk.get() + size_t(c) * n * kKvHeads * kDim, rv.get() + size_t(c) * n * kKvHeads * kDim,
                               nullptr, 0, 64LL * kKvHeads * kDim, kDim, kKvHeads * kDim};
     FOLIO_CUDA(kernels::summarize_blocks(kc, n, kKvHeads, kDim, planners.back().summaries.get(), nullptr));
@@ -713,8 +750,10 @@ void bench_decode(const BigInputs& in, int64_t n, int sm_count, std::vector<Timi
   std::printf("sparse decode  n=%-8lld splits=%d  step %7.2f us (plan %6.2f us, attention %6.2f us), %.0f keys\n",
               (long long)n, s.splits, step_ms * 1e3, plan_ms * 1e3, attn_ms * 1e3, attended);
   std::printf("sparse decode  n=%-8lld step without programmatic launch %7.2f us; launched from the host (no graph) "
-              "%7.2f us; 8 caches in turn (cold L2) %7.2f us; floor %.1f MB read per step\n",
-              (long long)n, step_plain_ms * 1e3, step_stream_ms * 1e3, cold_ms * 1e3, floor_bytes / 1e6);
+              "%7.2f us; 8 caches in turn (cold L2) %7.2f us; cluster planner + merge kernel %7.2f us; "
+              "floor %.1f MB read per step\n",
+              (long long)n, step_plain_ms * 1e3, step_stream_ms * 1e3, cold_ms * 1e3, step_nocnt_ms * 1e3,
+              floor_bytes / 1e6);
   Timing ta = ts;
   ta.kind = "sparse_decode_attention_only";
   ta.ms = attn_ms;
@@ -724,6 +763,10 @@ void bench_decode(const BigInputs& in, int64_t n, int sm_count, std::vector<Timi
   Timing th = ts;
   th.kind = "sparse_decode_no_graph";
   th.ms = step_stream_ms;
+  Timing tn = ts;
+  tn.kind = "sparse_decode_cluster_planner";
+  tn.ms = step_nocnt_ms;
+  out.push_back(tn);
   Timing tc = ts;
   tc.kind = "sparse_decode_cold";
   tc.ms = cold_ms;
@@ -813,11 +856,13 @@ int run(const Options& opt) {
         {"decode sparse d128 G4 n150001", {150001}, 8, 2, 128, false, true, 0},
     };
     for (const DecodeCase& c : decode) {
-      checks.push_back(check_decode(c, threads, prop.multiProcessorCount, seed += 100));
-      const CheckRow& r = checks.back();
-      std::printf("  %-64s rel_err %.2e %s%s\n", r.name.c_str(), r.rel_err, r.pass ? "ok" : "FAIL",
-                  r.plan_agreement >= 0 ? (" (GPU/CPU plan agreement " + std::to_string(r.plan_agreement) + ")").c_str() : "");
-      std::fflush(stdout);
+      for (bool use_counters : {false, true}) {
+        checks.push_back(check_decode(c, threads, prop.multiProcessorCount, seed += 100, use_counters));
+        const CheckRow& r = checks.back();
+        std::printf("  %-64s rel_err %.2e %s%s\n", r.name.c_str(), r.rel_err, r.pass ? "ok" : "FAIL",
+                    r.plan_agreement >= 0 ? (" (GPU/CPU plan agreement " + std::to_string(r.plan_agreement) + ")").c_str() : "");
+        std::fflush(stdout);
+      }
     }
   }
 

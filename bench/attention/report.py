@@ -116,12 +116,13 @@ def main():
                  f"{s['attended_tokens']:.0f} keys = {speed:.1f}x dense", ">= 15x dense decode", speed >= 15, note)
             for kind, label in (("sparse_decode_cold", "sparse decode 128K, 8 caches in turn (cold L2)"),
                                 ("sparse_decode_no_graph", "sparse decode 128K, host launches (no graph)"),
-                                ("sparse_decode_no_pdl", "sparse decode 128K, graph without PDL")):
+                                ("sparse_decode_no_pdl", "sparse decode 128K, graph without PDL"),
+                                ("sparse_decode_cluster_planner", "sparse decode 128K, cluster planner + merge kernel")):
                 r = [t for t in timings if t["kind"] == kind]
                 if r:
                     extra = ""
                     if kind == "sparse_decode_cold" and copy:
-                        floor_us = r[0]["gbps"] * r[0]["ms"] * 1e-3 / (copy * 1e9) * 1e6
+                        floor_us = r[0]["gbps"] * r[0]["ms"] * 1e3 / copy  # GB/s x ms / (GB/s) -> us
                         extra = f"floor {floor_us:.1f} us (bytes read per step at copy bandwidth)"
                     goal(label, f"step {r[0]['ms'] * 1e3:.1f} us = {d['ms'] / r[0]['ms']:.1f}x dense",
                          ">= 15x dense decode" if kind == "sparse_decode_cold" else "report",

@@ -1,5 +1,8 @@
 #include "bench/cpu/peak_flops.hpp"
 
+#include <time.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -46,7 +49,7 @@ PeakResult measure_peak_f32(int threads, double seconds) {
     iters *= 2;
   }
   iters = long(double(iters) * seconds / t);
-  std::vector<double> rate(static_cast<size_t>(threads));
+  std::vector<double> rate(static_cast<size_t>(threads)), cpu_rate(static_cast<size_t>(threads));
   std::atomic<int> ready{0};
   std::vector<std::thread> pool;
   for (int th = 0; th < threads; ++th)
@@ -54,18 +57,30 @@ PeakResult measure_peak_f32(int threads, double seconds) {
       ready.fetch_add(1);
       while (ready.load() < threads) {
       }
+      timespec c0{}, c1{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
       const auto t0 = std::chrono::steady_clock::now();
       volatile double sink = fma_loop(iters, float(th + 1));
       (void)sink;
       const double dt = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+      const double cpu = double(c1.tv_sec - c0.tv_sec) + 1e-9 * double(c1.tv_nsec - c0.tv_nsec);
       rate[size_t(th)] = double(iters) * 24 * 16 * 2 / dt;
+      cpu_rate[size_t(th)] = double(iters) * 24 * 16 * 2 / cpu;
     });
   for (auto& th : pool) th.join();
   PeakResult r;
   r.threads = threads;
   for (double x : rate) r.flops_per_s += x;
   r.per_thread = r.flops_per_s / threads;
+  r.per_core_cpu = *std::max_element(cpu_rate.begin(), cpu_rate.end());
   return r;
+}
+
+double process_cpu_seconds() {
+  timespec t{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
 }
 
 }  // namespace folio::bench

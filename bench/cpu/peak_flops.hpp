@@ -6,10 +6,16 @@
 namespace folio::bench {
 
 struct PeakResult {
-  double flops_per_s = 0;      // all threads together
+  double flops_per_s = 0;      // all threads together, per second of wall time
   double per_thread = 0;
+  // Per second of CPU time each thread actually received: the core's peak even
+  // when other processes time-share the cores (no SMT siblings here).
+  double per_core_cpu = 0;
   int threads = 0;
 };
+
+// CPU time of the calling process (all threads), seconds.
+double process_cpu_seconds();
 
 // Runs on `threads` threads for about `seconds`.
 PeakResult measure_peak_f32(int threads, double seconds);

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "bench/cpu/peak_flops.hpp"
 #include "runtime/backend/backend.hpp"
 
 namespace folio::bench {
@@ -19,8 +20,9 @@ inline const char* op_kind_name(OpKind k) {
 }
 
 struct OpTotals {
-  double seconds = 0;
-  double flops = 0;  // multiply-adds counted as 2
+  double seconds = 0;      // wall time
+  double cpu_seconds = 0;  // CPU time of the process (all threads) during the op
+  double flops = 0;        // multiply-adds counted as 2
 };
 
 class TimingBackend final : public backend::Backend {
@@ -93,9 +95,11 @@ class TimingBackend final : public backend::Backend {
  private:
   template <class F>
   void time(OpKind k, double flops, F&& f) {
+    const double c0 = process_cpu_seconds();
     const auto t0 = std::chrono::steady_clock::now();
     f();
     totals_[size_t(k)].seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    totals_[size_t(k)].cpu_seconds += process_cpu_seconds() - c0;
     totals_[size_t(k)].flops += flops;
   }
 

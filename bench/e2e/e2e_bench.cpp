@@ -22,6 +22,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -38,6 +39,18 @@
 #include "runtime/backend/cuda/cuda_kv_cache.hpp"
 #include "runtime/common/error.hpp"
 #include "runtime/common/json.hpp"
+
+#if FOLIO_E2E_WITH_STORE
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "runtime/backend/cuda/cuda_kv_snapshot.hpp"
+#include "runtime/store/block_key.hpp"
+#include "runtime/store/hash.hpp"
+#include "runtime/store/store.hpp"
+#endif
 
 using namespace folio;
 using backend::Act;
@@ -204,6 +217,26 @@ void forward(Ctx& c, std::span<const int32_t> toks, int64_t pos0, std::vector<fl
   }
 }
 
+// One decode step (one token at pos0) with everything after the embedding
+// recorded into a CUDA graph and launched as one (CudaBackend::begin_graph_capture).
+void decode_step_graph(Ctx& c, int32_t tok, int64_t pos0, std::vector<float>& logits) {
+  const Shape& s = c.net.s;
+  c.be.embed(c.net.embd, std::span<const int32_t>(&tok, 1), c.a.x.view(1, s.d));
+  c.be.begin_graph_capture();
+  try {
+    for (int l = 0; l < s.layers; ++l)
+      for (Op& op : layer_ops(c, l, 1, pos0)) op.run();
+    c.be.rms_norm(c.a.x.view(1, s.d), c.net.out_norm, s.eps, c.a.h.view(1, s.d));
+    c.be.matmul(c.a.h.view(1, s.d), c.net.out, c.a.logits.view(1, s.vocab));
+  } catch (...) {
+    try { c.be.end_graph_capture(); } catch (...) {}  // closes the broken capture; the first error is the one to report
+    throw;
+  }
+  c.be.end_graph_capture();
+  logits.resize(size_t(s.vocab));
+  c.be.to_host(c.a.logits.view(1, s.vocab), logits);
+}
+
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -281,6 +314,204 @@ std::vector<OpTime> profile(Ctx& c, int64_t n, int64_t pos0, int reps) {
   return out;
 }
 
+#if FOLIO_E2E_WITH_STORE
+// --- time to first token: restored from the SQLite store vs prefilled -------------------
+
+// Drops a file's pages from the OS page cache (after fsync), so the next read
+// comes from the disk. Returns false when the kernel refused.
+bool evict_from_page_cache(const std::filesystem::path& p) {
+  const int fd = ::open(p.c_str(), O_RDONLY);
+  if (fd < 0) return false;
+  ::fsync(fd);
+  const bool ok = ::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// The disk's sequential read speed: a file of `bytes` random bytes written,
+// synced and evicted from the page cache, then read in 8 MiB requests.
+double measure_disk_read_gbps(const std::filesystem::path& dir, size_t bytes) {
+  const std::filesystem::path p = dir / "disk-speed.bin";
+  std::vector<char> chunk(size_t(8) << 20);
+  std::mt19937_64 rng(7);
+  for (size_t i = 0; i < chunk.size(); i += 8) {
+    const uint64_t v = rng();
+    std::memcpy(chunk.data() + i, &v, 8);
+  }
+  {
+    std::ofstream out(p, std::ios::binary);
+    for (size_t done = 0; done < bytes; done += chunk.size()) {
+      chunk[0] = char(done >> 23);  // no two chunks alike
+      out.write(chunk.data(), std::streamsize(chunk.size()));
+    }
+    if (!out) folio::fail(Errc::io, "cannot write " + p.string());
+  }
+  evict_from_page_cache(p);
+  const int fd = ::open(p.c_str(), O_RDONLY);
+  if (fd < 0) folio::fail(Errc::io, "cannot read " + p.string());
+  const double t0 = now_s();
+  size_t total = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, chunk.data(), chunk.size());
+    if (n <= 0) break;
+    total += size_t(n);
+  }
+  const double t = now_s() - t0;
+  ::close(fd);
+  std::filesystem::remove(p);
+  return double(total) / t / 1e9;
+}
+
+// For each prompt length P: a corpus of P random tokens and a question of
+// `question` tokens after it. From scratch: prefill the corpus (chunks) and then
+// the question, logits of its last token (TTFT). Restored: open the store,
+// restore the corpus's KV blocks into an empty GPU cache (the database file
+// evicted from the page cache first: a cold read from the disk), prefill the
+// question, logits (TTFT). The question forward is the same computation on the
+// same cache in both, so the logits must be bit-identical.
+int run_restore_bench(cuda::CudaBackend& be, const Shape& s, const std::vector<int64_t>& prompts, int64_t chunk,
+                      const std::vector<std::string>& modes, const std::filesystem::path& dir,
+                      const std::string& json_path) {
+  const int64_t question = 100;
+  const int64_t max_tokens = prompts.back() + question + 64;
+  std::filesystem::create_directories(dir);
+  const double disk_gbps = measure_disk_read_gbps(dir, size_t(4) << 30);
+  std::printf("disk: sequential read %.2f GB/s (4 GiB file in %s, evicted from the page cache first)\n", disk_gbps,
+              dir.c_str());
+  const Net net = make_net(be, s);
+  const double extrap = 48.0 / s.layers;
+  std::printf("model: %d of 48 layers; KV %.1f KiB per token; times below measured, '48L' columns extrapolated per "
+              "layer (x%.1f)\n",
+              s.layers, s.kv_bytes_per_token(s.layers) / 1024, extrap);
+  kv::CacheConfig cc{s.layers, s.kv_heads, s.head_dim, max_tokens, false};
+  auto cache_ptr = be.make_kv_cache(cc);
+  auto& cache = dynamic_cast<cuda::CudaKvCache&>(*cache_ptr);
+  Acts acts(be, s, chunk);
+  Ctx ctx = make_ctx(be, net, cache, acts);
+  std::mt19937 rng(4242);
+  std::vector<int32_t> tokens(static_cast<size_t>(max_tokens));
+  for (auto& t : tokens) t = int32_t(rng() % uint32_t(s.vocab));
+  const std::filesystem::path db = dir / "snapshots.folio-kv";
+  store::KeyContext kc;
+  {
+    const std::string m = "e2e-random-qwen3moe;layers=" + std::to_string(s.layers) + ";seed=1";
+    kc.model = store::hash128(std::as_bytes(std::span(m.data(), m.size())));
+  }
+  json::Array rows;
+  std::printf("%-6s %7s | %9s %9s | %9s %9s %9s %7s | %8s %8s | %s\n", "mode", "prompt", "scratch s", "restore s",
+              "restore GB", "cold GB/s", "vs disk", "speedup", "48L scr", "48L rest", "logits");
+  for (const int64_t P : prompts) {
+    const std::span<const int32_t> corpus(tokens.data(), size_t(P)), q(tokens.data() + P, size_t(question));
+    for (const std::string& mode : modes) {
+      be.set_attention_config(mode == "dense" ? attn::preset_dense() : attn::preset_balanced());
+      // Sparse attention changes the hidden states and so the K/V of later
+      // layers: the attention mode is part of what the stored state depends on.
+      kc.attention = store::attention_fingerprint("kv=bf16;rope=neox;theta=1000000;head_dim=128;summary=mean;attention=" +
+                                                  mode);
+      const auto keys = store::block_keys(kc, corpus, {});
+      uint64_t file_bytes = 0;
+      double save_s = 0;
+      std::vector<float> ref, got;
+      // From scratch.
+      cache.truncate(0);
+      be.synchronize();
+      const double t0 = now_s();
+      for (int64_t p0 = 0; p0 < P; p0 += chunk)
+        forward(ctx, corpus.subspan(size_t(p0), size_t(std::min(chunk, P - p0))), p0, nullptr);
+      forward(ctx, q, P, &ref);
+      const double scratch_s = now_s() - t0;
+      {  // the corpus's K/V (the question's blocks are not part of the snapshot)
+        std::filesystem::remove(db);
+        const double ts = now_s();
+        {
+          auto st = store::Store::open(db);
+          cuda::save_cuda_snapshot(st, kc.model, keys, cache, "corpus " + std::to_string(P));
+        }
+        save_s = now_s() - ts;
+        file_bytes = std::filesystem::file_size(db);
+      }
+      // Restored, cold: the file out of the page cache.
+      cache.truncate(0);
+      be.synchronize();
+      const bool evicted = evict_from_page_cache(db);
+      const double t1 = now_s();
+      cuda::CudaRestoreResult rr;
+      {
+        auto st = store::Store::open(db);
+        rr = cuda::restore_cuda_snapshot(st, kc.model, keys, cache);
+      }
+      forward(ctx, q, P, &got);
+      const double restore_s = now_s() - t1;
+      if (rr.blocks != keys.size())
+        folio::fail(Errc::internal, "restore gave " + std::to_string(rr.blocks) + " of " + std::to_string(keys.size()) +
+                                        " blocks");
+      double max_diff = 0;
+      for (size_t i = 0; i < ref.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(ref[i] - got[i])));
+      const bool same_argmax = std::max_element(ref.begin(), ref.end()) - ref.begin() ==
+                               std::max_element(got.begin(), got.end()) - got.begin();
+      // Restored again with the file in the page cache (a second question soon after).
+      cache.truncate(0);
+      be.synchronize();
+      const double t2 = now_s();
+      cuda::CudaRestoreResult rw;
+      {
+        auto st = store::Store::open(db);
+        rw = cuda::restore_cuda_snapshot(st, kc.model, keys, cache);
+      }
+      forward(ctx, q, P, &got);
+      const double warm_s = now_s() - t2;
+      const double cold_gbps = double(rr.bytes) / rr.total_seconds / 1e9;
+      // Per layer: the restore and the prefill both scale with the layers; the
+      // question's logits (embedding, output matrix) do not, a small term.
+      std::printf("%-6s %7lld | %9.3f %9.3f | %9.2f %9.2f %8.0f%% %6.1fx | %8.2f %8.2f | %s max|diff| %.3g%s\n",
+                  mode.c_str(), (long long)P, scratch_s, restore_s, double(rr.bytes) / 1e9, cold_gbps,
+                  100.0 * cold_gbps / disk_gbps, scratch_s / restore_s, scratch_s * extrap, restore_s * extrap,
+                  same_argmax ? "argmax equal," : "ARGMAX DIFFERS,", max_diff, evicted ? "" : " (page cache NOT evicted)");
+      std::printf("       restore: %.3f s in the store reads, %.3f s total; warm (file cached): TTFT %.3f s, restore "
+                  "%.2f GB/s; save %.2f s (%.2f GB/s), file %.2f GB\n",
+                  rr.read_seconds, rr.total_seconds, warm_s, double(rw.bytes) / rw.total_seconds / 1e9, save_s,
+                  double(rr.bytes) / save_s / 1e9, double(file_bytes) / 1e9);
+      json::Object r;
+      r.insert("mode", mode);
+      r.insert("prompt_tokens", P);
+      r.insert("question_tokens", question);
+      r.insert("layers", s.layers);
+      r.insert("ttft_scratch_s", scratch_s);
+      r.insert("ttft_restore_cold_s", restore_s);
+      r.insert("ttft_restore_warm_s", warm_s);
+      r.insert("ttft_scratch_s_48_layers", scratch_s * extrap);
+      r.insert("ttft_restore_cold_s_48_layers", restore_s * extrap);
+      r.insert("speedup", scratch_s / restore_s);
+      r.insert("restore_bytes", double(rr.bytes));
+      r.insert("restore_read_s", rr.read_seconds);
+      r.insert("restore_total_s", rr.total_seconds);
+      r.insert("restore_cold_gbps", cold_gbps);
+      r.insert("restore_warm_gbps", double(rw.bytes) / rw.total_seconds / 1e9);
+      r.insert("disk_read_gbps", disk_gbps);
+      r.insert("restore_vs_disk", cold_gbps / disk_gbps);
+      r.insert("page_cache_evicted", evicted);
+      r.insert("save_s", save_s);
+      r.insert("db_file_bytes", double(file_bytes));
+      r.insert("logits_max_abs_diff", max_diff);
+      r.insert("argmax_equal", same_argmax);
+      rows.push_back(json::Value(std::move(r)));
+    }
+  }
+  be.set_attention_config(attn::preset_dense());
+  std::filesystem::remove(db);
+  if (!json_path.empty()) {
+    json::Object top;
+    top.insert("device", be.device_name());
+    top.insert("layers", s.layers);
+    top.insert("disk_read_gbps", disk_gbps);
+    top.insert("store_dir", dir.string());
+    top.insert("restore", json::Value(std::move(rows)));
+    std::ofstream(json_path) << json::serialize(json::Value(std::move(top)), 2) << "\n";
+  }
+  return 0;
+}
+#endif
+
 std::vector<int64_t> parse_list(const std::string& s) {
   std::vector<int64_t> v;
   std::stringstream ss(s);
@@ -297,7 +528,7 @@ int main(int argc, char** argv) {
   int64_t chunk = 8192;
   std::vector<int64_t> prompts{32768, 131072};
   std::vector<std::string> modes{"dense", "sparse"};
-  std::string json_path;
+  std::string json_path, restore_dir;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -312,6 +543,7 @@ int main(int argc, char** argv) {
     else if (a == "--decode-steps") decode_steps = std::stoi(next());
     else if (a == "--chunk") chunk = std::stoll(next());
     else if (a == "--json") json_path = next();
+    else if (a == "--restore-dir") restore_dir = next();
     else if (a == "--modes") {
       modes.clear();
       std::stringstream ss(next());
@@ -320,7 +552,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s [--layers N] [--prompts a,b] [--decode-steps N] [--chunk N] [--modes dense,sparse] "
-                   "[--json FILE]\n",
+                   "[--json FILE] [--restore-dir DIR]\n",
                    argv[0]);
       return 2;
     }
@@ -334,8 +566,16 @@ int main(int argc, char** argv) {
     std::printf("measured: cuBLAS bf16 GEMM 8192^3 %.0f TFLOP/s; device copy %.0f GB/s (read + write)\n", peak_tflops,
                 copy_gbps);
 
+    if (!restore_dir.empty()) {
+#if FOLIO_E2E_WITH_STORE
+      if (layers_arg > 0) s.layers = layers_arg;
+      return run_restore_bench(*be, s, prompts, chunk, modes, restore_dir, json_path);
+#else
+      folio::fail(Errc::unsupported, "--restore-dir: built without the store (FOLIO_WITH_STORE=OFF)");
+#endif
+    }
     // How many layers fit next to the KV cache of the longest prompt (+ 3 GiB for activations and scratch).
-    const int64_t max_tokens = prompts.back() + decode_steps + 64;
+    const int64_t max_tokens = prompts.back() + 2 * decode_steps + 64 + 3;  // eager steps, graph check, graph steps
     const double free_b = double(be->device_memory_total() - be->device_memory_used());
     const double per_layer = s.layer_bytes() + double(max_tokens) * s.kv_bytes_per_token(1);
     const double reserve = s.global_bytes() + 3.5 * double(1 << 30);
@@ -382,6 +622,29 @@ int main(int argc, char** argv) {
           forward(ctx, std::span<const int32_t>(&tok, 1), P + 1 + i, &logits);
         }
         const double step_s = (now_s() - t1) / decode_steps;
+        // The same steps with each recorded into a CUDA graph. First a check:
+        // the graph step at the position of the last eager step must give the
+        // same logits (same kernels, same inputs: bit-identical expected).
+        const int64_t last = P + decode_steps;
+        const std::vector<float> eager_logits = logits;
+        const int32_t last_tok = tok;
+        double graph_step_s = 0, graph_max_diff = -1;
+        std::string graph_error;
+        try {
+          cache->truncate(last);
+          decode_step_graph(ctx, last_tok, last, logits);  // first recording: instantiates the graph
+          graph_max_diff = 0;
+          for (size_t i = 0; i < logits.size(); ++i)
+            graph_max_diff = std::max(graph_max_diff, double(std::fabs(logits[i] - eager_logits[i])));
+          const double t2 = now_s();
+          for (int i = 0; i < decode_steps; ++i) {
+            tok = int32_t(std::max_element(logits.begin(), logits.end()) - logits.begin());
+            decode_step_graph(ctx, tok, last + 1 + i, logits);
+          }
+          graph_step_s = (now_s() - t2) / decode_steps;
+        } catch (const std::exception& e) {
+          graph_error = e.what();
+        }
         const double used_gib = double(be->device_memory_used()) / (1 << 30);
         // Bytes a decode step must read: every layer's attention weights, the
         // 8 chosen experts (3 matrices each), the router, the output matrix, and
@@ -400,6 +663,13 @@ int main(int argc, char** argv) {
                     finite ? "" : " | NON-FINITE LOGITS");
         std::printf("       decode reads %.2f GB per token: %.0f GB/s = %.0f%% of the measured copy bandwidth\n",
                     step_bytes / 1e9, step_gbps, 100.0 * step_gbps / copy_gbps);
+        if (graph_error.empty())
+          std::printf("       decode as a CUDA graph per step: %7.2f ms/token = %6.1f tok/s (x%.2f), %.0f GB/s = %.0f%% of "
+                      "copy bandwidth; logits vs eager step max |diff| %.3g\n",
+                      graph_step_s * 1e3, 1.0 / graph_step_s, step_s / graph_step_s, step_bytes / graph_step_s / 1e9,
+                      100.0 * step_bytes / graph_step_s / 1e9 / copy_gbps, graph_max_diff);
+        else
+          std::printf("       decode as a CUDA graph: FAILED: %s\n", graph_error.c_str());
         if (s.layers != 48)
           std::printf("       extrapolated to 48 layers: prefill %8.0f tok/s, decode %6.1f tok/s\n",
                       double(P) / (prefill_s * extrap), 1.0 / (step_s * extrap));
@@ -417,6 +687,15 @@ int main(int argc, char** argv) {
         r.insert("decode_bytes_per_token", step_bytes);
         r.insert("decode_gbps", step_gbps);
         r.insert("logits_finite", finite);
+        if (graph_error.empty()) {
+          r.insert("decode_graph_ms_per_token", graph_step_s * 1e3);
+          r.insert("decode_graph_tokens_per_s", 1.0 / graph_step_s);
+          r.insert("decode_graph_tokens_per_s_48_layers", 1.0 / (graph_step_s * extrap));
+          r.insert("decode_graph_gbps", step_bytes / graph_step_s / 1e9);
+          r.insert("decode_graph_logits_max_abs_diff", graph_max_diff);
+        } else {
+          r.insert("decode_graph_error", graph_error);
+        }
         runs.push_back(json::Value(std::move(r)));
       }
     }

@@ -9,7 +9,11 @@
 //
 // --threads 0 means all hardware threads. Each configuration runs --repeat
 // times; the fastest run is reported (the machine is shared; the slowest is
-// printed too). Goal (issue 4): >= 20 MB/s on all threads including tokenization.
+// printed too), with wall time and CPU time. Peers measured in the same run, one
+// thread, on the same tree: the bare tree-sitter parse of the same files (the
+// floor under our pipeline) and Universal Ctags (`ctags -R`, definitions only,
+// no syntax tree). Goal (issue 4): >= 20 MB/s on all threads including
+// tokenization.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -27,6 +31,8 @@
 #include <tree_sitter/api.h>
 
 #include "ingest/code/ingest_code.hpp"
+#include "ingest/code/language.hpp"
+#include "ingest/code/walk.hpp"
 #include "ingest/render.hpp"
 #include "runtime/common/error.hpp"
 #include "runtime/common/json.hpp"
@@ -83,6 +89,57 @@ std::string load_average() {
   std::string a, b, c;
   in >> a >> b >> c;
   return a + " " + b + " " + c;
+}
+
+double children_cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_CHILDREN, &usage);
+  return double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) * 1e-6;
+}
+
+struct Peer {
+  std::string name;
+  double wall_s = 0, cpu_s = 0;
+  uint64_t bytes = 0;
+};
+
+// The same walk, then only ts_parser_parse_string on each file in a supported
+// language: what tree-sitter alone costs.
+Peer bare_tree_sitter(const fs::path& root) {
+  Peer peer{"tree-sitter parse only (same runtime and grammars, 1 thread)"};
+  WalkResult walk = walk_tree(root);
+  auto start = Clock::now();
+  double cpu_start = cpu_seconds();
+  TSParser* parser = ts_parser_new();
+  for (const auto& file : walk.files) {
+    std::ifstream in(file.path, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto language = detect_language(file.relative, std::string_view(bytes).substr(0, 4096));
+    if (!language || bytes.find('\0') != std::string::npos) continue;
+    ts_parser_set_language(parser, tree_sitter_language(*language));
+    TSTree* tree = ts_parser_parse_string(parser, nullptr, bytes.data(), uint32_t(bytes.size()));
+    if (tree != nullptr) ts_tree_delete(tree);
+    peer.bytes += bytes.size();
+  }
+  ts_parser_delete(parser);
+  peer.wall_s = seconds_since(start);
+  peer.cpu_s = cpu_seconds() - cpu_start;
+  return peer;
+}
+
+// Universal Ctags over the whole tree (its own walk and language detection).
+std::optional<Peer> ctags_peer(const fs::path& root, uint64_t bytes) {
+  std::string command = "ctags -R -f /dev/null '" + root.string() + "' 2>/dev/null";
+  auto start = Clock::now();
+  double cpu_start = children_cpu_seconds();
+  int status = std::system(command.c_str());
+  if (status != 0) return std::nullopt;
+  Peer peer{"Universal Ctags -R (definitions only, 1 process)"};
+  peer.wall_s = seconds_since(start);
+  peer.cpu_s = children_cpu_seconds() - cpu_start;
+  peer.bytes = bytes;
+  return peer;
 }
 
 struct Run {
@@ -229,6 +286,43 @@ int main(int argc, char** argv) try {
     best_runs.push_back(b);
   }
 
+  // Peers, one thread each, fastest of `repeat`.
+  std::vector<Peer> peers;
+  {
+    std::optional<Peer> best;
+    for (int r = 0; r < repeat; ++r) {
+      Peer p = bare_tree_sitter(root);
+      if (!best || p.cpu_s < best->cpu_s) best = p;
+    }
+    peers.push_back(*best);
+    std::optional<Peer> best_ctags;
+    for (int r = 0; r < repeat; ++r) {
+      auto p = ctags_peer(root, best_runs.empty() ? 0 : best_runs.front().bytes);
+      if (p && (!best_ctags || p->cpu_s < best_ctags->cpu_s)) best_ctags = p;
+    }
+    if (best_ctags) peers.push_back(*best_ctags);
+  }
+  json::Array peers_json;
+  for (const Peer& p : peers) {
+    double mb = double(p.bytes) / 1e6;
+    std::printf("peer: %s: %.1f MB in %.3f s wall (%.1f MB/s), %.3f CPU-s = %.1f MB per CPU-second\n", p.name.c_str(),
+                mb, p.wall_s, mb / p.wall_s, p.cpu_s, mb / p.cpu_s);
+    json::Object o;
+    o.insert("name", p.name);
+    o.insert("bytes", p.bytes);
+    o.insert("wall_seconds", p.wall_s);
+    o.insert("cpu_seconds", p.cpu_s);
+    o.insert("mb_per_cpu_second", mb / p.cpu_s);
+    peers_json.push_back(json::Value(std::move(o)));
+  }
+  if (!best_runs.empty()) {
+    const Run& one = best_runs.front();
+    double ours = double(one.bytes) / 1e6 / (one.ingest_cpu_s);
+    for (const Peer& p : peers)
+      std::printf("ratio: our ingest (no tokenization) / %s = %.2f (MB per CPU-second)\n", p.name.c_str(),
+                  ours / (double(p.bytes) / 1e6 / p.cpu_s));
+  }
+
   if (!json_out.empty()) {
     json::Object doc;
     doc.insert("benchmark", "ingest_code");
@@ -243,6 +337,7 @@ int main(int argc, char** argv) try {
     doc.insert("measure", "fastest of `repeat` runs; MB = 1e6 bytes of source ingested");
     doc.insert("goal", "total_mb_per_s >= 20 on all threads, tokenization included (issue 4)");
     doc.insert("runs", json::Value(std::move(runs_json)));
+    doc.insert("peers", json::Value(std::move(peers_json)));
     std::ofstream(json_out) << json::serialize(json::Value(std::move(doc)), 2) << "\n";
     std::cout << "wrote " << json_out << "\n";
   }

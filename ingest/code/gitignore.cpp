@@ -7,7 +7,7 @@ namespace {
 
 // Hostile .gitignore files: bound the work per pattern.
 constexpr size_t kMaxPatternBytes = 4096;
-constexpr size_t kMaxPatternsPerFile = 100000;
+constexpr size_t kMaxPatternsPerFile = 10000;
 
 enum class TokenType : uint8_t { literal, any_char, star, any_all, any_dirs, char_class };
 
@@ -140,14 +140,18 @@ bool glob_match(std::string_view glob, std::string_view text) {
 
 IgnoreFile::IgnoreFile(std::string base, std::string_view text, std::string_view origin) : base_(std::move(base)) {
   size_t line_number = 0;
-  for (size_t pos = 0; pos <= text.size() && patterns_.size() < kMaxPatternsPerFile;) {
+  for (size_t pos = 0; pos <= text.size();) {
     size_t end = text.find('\n', pos);
     if (end == std::string_view::npos) end = text.size();
     std::string_view line = text.substr(pos, end - pos);
     pos = end + 1;
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty() || line.front() == '#' || line.size() > kMaxPatternBytes) continue;
+    if (line.empty() || line.front() == '#') continue;
+    if (line.size() > kMaxPatternBytes || patterns_.size() >= kMaxPatternsPerFile) {
+      ++unused_lines_;
+      continue;
+    }
     // Trailing spaces go unless escaped.
     while (!line.empty() && line.back() == ' ' && !(line.size() >= 2 && line[line.size() - 2] == '\\'))
       line.remove_suffix(1);

@@ -48,6 +48,9 @@ class IgnoreFile {
   const std::string& base() const noexcept { return base_; }
   std::span<const IgnorePattern> patterns() const noexcept { return patterns_; }
   bool empty() const noexcept { return patterns_.empty(); }
+  // Pattern lines not applied: longer than 4096 bytes, or beyond the first
+  // 10 000 patterns (bounds on a hostile file; the walk reports them).
+  size_t unused_lines() const noexcept { return unused_lines_; }
 
   // Last pattern of this file matching `path` (relative to the walk root, '/'
   // separators), or nullptr. `path` must lie under base().
@@ -56,6 +59,7 @@ class IgnoreFile {
  private:
   std::string base_;
   std::vector<IgnorePattern> patterns_;
+  size_t unused_lines_ = 0;
 };
 
 // Matches `text` against a gitignore glob (see the rules above). Exposed for tests.

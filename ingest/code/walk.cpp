@@ -77,18 +77,21 @@ class Walker {
     if (!options_.extra_ignores.empty()) {
       std::string joined;
       for (const auto& line : options_.extra_ignores) joined += line + "\n";
-      chain.push_back(keep(IgnoreFile("", joined, "options")));
+      chain.push_back(keep(IgnoreFile("", joined, "options"), "(extra_ignores)"));
     }
     if (options_.honour_gitignore) {
       std::string exclude = read_small_file(root_ / ".git" / "info" / "exclude");
-      if (!exclude.empty()) chain.push_back(keep(IgnoreFile("", exclude, ".git/info/exclude")));
+      if (!exclude.empty()) chain.push_back(keep(IgnoreFile("", exclude, ".git/info/exclude"), ".git/info/exclude"));
     }
     walk(root_, "", 0, chain);
     return std::move(result_);
   }
 
  private:
-  const IgnoreFile* keep(IgnoreFile file) {
+  const IgnoreFile* keep(IgnoreFile file, const std::string& shown) {
+    if (file.unused_lines() > 0)
+      skip(shown, std::to_string(file.unused_lines()) +
+                      " pattern line(s) not applied (over 4096 bytes, or beyond the first 10000 patterns)");
     ignore_files_.push_back(std::make_unique<IgnoreFile>(std::move(file)));
     return ignore_files_.back().get();
   }
@@ -107,7 +110,7 @@ class Walker {
       if (fs::is_regular_file(gitignore, ec)) {
         std::string text = read_small_file(gitignore);
         std::string origin = rel.empty() ? ".gitignore" : rel + "/.gitignore";
-        chain.push_back(keep(IgnoreFile(rel, text, origin)));
+        chain.push_back(keep(IgnoreFile(rel, text, origin), origin));
       }
     }
 

@@ -204,6 +204,16 @@ class Backend {
   virtual attn::Plan plan_attention(const Act& q, KvCache& cache, int layer, int64_t pos0, const AttentionParams& p,
                                     std::span<const int32_t> global_positions, const attn::SparseConfig& config) = 0;
 
+  // Sparse attention in one call: plan_attention, then attention over that
+  // plan. A backend that plans on the device overrides it to keep the plan
+  // there (no host round trip per layer); it computes the same function.
+  virtual void attention_sparse(const Act& q, KvCache& cache, int layer, int64_t pos0, const AttentionParams& p,
+                                std::span<const int32_t> global_positions, const attn::SparseConfig& config,
+                                const Act& out) {
+    const attn::Plan plan = plan_attention(q, cache, layer, pos0, p, global_positions, config);
+    attention(q, cache, layer, pos0, p, out, &plan);
+  }
+
   // Blocks until queued work is done.
   virtual void synchronize() = 0;
 };

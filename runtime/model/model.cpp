@@ -196,8 +196,7 @@ void Session::forward(std::span<const TokenId> tokens, std::vector<float>* all) 
       std::vector<int32_t> globals;
       for (int32_t g : globals_)
         if (g >= 0 && g < pos0 + n) globals.push_back(g);
-      const attn::Plan plan = be.plan_attention(q, *cache_, l, pos0, ap, globals, *sparse_);
-      be.attention(q, *cache_, l, pos0, ap, att, &plan);
+      be.attention_sparse(q, *cache_, l, pos0, ap, globals, *sparse_, att);
     } else {
       be.attention(q, *cache_, l, pos0, ap, att);
     }

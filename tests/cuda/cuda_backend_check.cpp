@@ -21,6 +21,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <random>
@@ -38,6 +39,11 @@
 #include "runtime/convert/convert.hpp"
 #include "runtime/gguf/gguf.hpp"
 #include "runtime/model/model.hpp"
+#if FOLIO_CHECK_WITH_STORE
+#include "runtime/backend/cuda/cuda_kv_snapshot.hpp"
+#include "runtime/store/block_key.hpp"
+#include "runtime/store/store.hpp"
+#endif
 #include "runtime/model/tiny_model.hpp"
 #include "runtime/sampling/sampler.hpp"
 #include "tests/cuda/check_support.hpp"
@@ -55,6 +61,100 @@ std::string dims(std::initializer_list<int64_t> d) {
   for (int64_t x : d) s += (s.empty() ? "" : "x") + std::to_string(x);
   return s;
 }
+
+// A Backend that forwards every call to another and, while recording, notes
+// each MoE call's routing: the router logits (the same f32 matmul the backend's
+// moe runs first) and the top-k experts they give (ties to the lower index, the
+// Backend rule), per (layer, absolute token position). Calls arrive layer by
+// layer within a forward, so the layer is the call count modulo n_layers and the
+// position advances by the rows of a forward after its last layer.
+class RoutingRecorder final : public backend::Backend {
+ public:
+  struct Decision {
+    std::vector<int32_t> experts;  // sorted ids of the top-k
+    float margin = 0;              // k-th minus (k+1)-th router logit
+    std::vector<float> logits;
+  };
+  RoutingRecorder(backend::Backend& inner, int n_layers) : in_(inner), n_layers_(n_layers) {}
+  bool recording = false;
+  std::map<std::pair<int, int64_t>, Decision> decisions;  // (layer, position)
+
+  std::string_view name() const noexcept override { return in_.name(); }
+  backend::Buffer alloc(int64_t n) override { return in_.alloc(n); }
+  backend::Weight upload(const backend::HostWeight& w) override { return in_.upload(w); }
+  std::unique_ptr<backend::KvCache> make_kv_cache(const kv::CacheConfig& c) override { return in_.make_kv_cache(c); }
+  void to_host(const backend::Act& a, std::span<float> d) override { in_.to_host(a, d); }
+  void from_host(std::span<const float> s, const backend::Act& d) override { in_.from_host(s, d); }
+  void embed(const backend::Weight& t, std::span<const int32_t> ids, const backend::Act& o) override {
+    in_.embed(t, ids, o);
+  }
+  void rms_norm(const backend::Act& x, const backend::Weight& g, float e, const backend::Act& y) override {
+    in_.rms_norm(x, g, e, y);
+  }
+  void head_rms_norm(const backend::Act& x, int hd, const backend::Weight& g, float e) override {
+    in_.head_rms_norm(x, hd, g, e);
+  }
+  void rope(const backend::Act& x, int hd, int64_t pos0, const backend::RopeParams& p) override {
+    in_.rope(x, hd, pos0, p);
+  }
+  void add(const backend::Act& y, const backend::Act& x) override { in_.add(y, x); }
+  void matmul(const backend::Act& x, const backend::Weight& w, const backend::Act& y, int64_t i) override {
+    in_.matmul(x, w, y, i);
+  }
+  void ffn_swiglu(const backend::Act& x, const backend::Weight& g, const backend::Weight& u, const backend::Weight& d,
+                  const backend::Act& o) override {
+    in_.ffn_swiglu(x, g, u, d, o);
+  }
+  void moe(const backend::Act& x, const backend::MoeWeights& w, const backend::MoeParams& p, const backend::Act& out,
+           backend::MoeStats* stats) override {
+    if (recording) {
+      const int64_t E = w.router->rows;
+      const backend::Buffer lg = in_.alloc(x.rows * E);
+      in_.matmul(x, *w.router, lg.view(x.rows, E), 0);
+      std::vector<float> h(size_t(x.rows * E));
+      in_.to_host(lg.view(x.rows, E), h);
+      const int layer = calls_ % n_layers_;
+      for (int64_t r = 0; r < x.rows; ++r) {
+        Decision d;
+        d.logits.assign(h.begin() + r * E, h.begin() + (r + 1) * E);
+        std::vector<int32_t> order(static_cast<size_t>(E));
+        for (int32_t e = 0; e < int32_t(E); ++e) order[size_t(e)] = e;
+        std::stable_sort(order.begin(), order.end(),
+                         [&](int32_t a, int32_t b) { return d.logits[size_t(a)] > d.logits[size_t(b)]; });
+        d.experts.assign(order.begin(), order.begin() + p.n_used);
+        d.margin = p.n_used < E ? d.logits[size_t(order[size_t(p.n_used - 1)])] - d.logits[size_t(order[size_t(p.n_used)])]
+                                : INFINITY;
+        std::sort(d.experts.begin(), d.experts.end());
+        decisions[{layer, pos_ + r}] = std::move(d);
+      }
+      if (++calls_ % n_layers_ == 0) pos_ += x.rows;
+    }
+    in_.moe(x, w, p, out, stats);
+  }
+  void kv_write(backend::KvCache& c, int l, int64_t pos0, const backend::Act& k, const backend::Act& v) override {
+    in_.kv_write(c, l, pos0, k, v);
+  }
+  void attention(const backend::Act& q, backend::KvCache& c, int l, int64_t pos0, const backend::AttentionParams& p,
+                 const backend::Act& o, const attn::Plan* plan) override {
+    in_.attention(q, c, l, pos0, p, o, plan);
+  }
+  attn::Plan plan_attention(const backend::Act& q, backend::KvCache& c, int l, int64_t pos0,
+                            const backend::AttentionParams& p, std::span<const int32_t> g,
+                            const attn::SparseConfig& cfg) override {
+    return in_.plan_attention(q, c, l, pos0, p, g, cfg);
+  }
+  void attention_sparse(const backend::Act& q, backend::KvCache& c, int l, int64_t pos0,
+                        const backend::AttentionParams& p, std::span<const int32_t> g, const attn::SparseConfig& cfg,
+                        const backend::Act& o) override {
+    in_.attention_sparse(q, c, l, pos0, p, g, cfg, o);
+  }
+  void synchronize() override { in_.synchronize(); }
+
+ private:
+  backend::Backend& in_;
+  int n_layers_;
+  int64_t calls_ = 0, pos_ = 0;
+};
 
 class Checker {
  public:
@@ -419,18 +519,25 @@ class Checker {
     std::vector<int64_t> experts;  // tokens routed to each expert over the prompt, all layers
     std::vector<int32_t> greedy;   // 32 tokens
     std::vector<float> greedy_gap; // top-1 minus top-2 logit at each greedy step
+    std::map<std::pair<int, int64_t>, RoutingRecorder::Decision> routing;  // of the prompt (MoE models)
   };
 
   static ModelRun run_model(std::shared_ptr<const gguf::File> file, backend::Backend& be,
                             const std::vector<int32_t>& prompt, int64_t chunk, int n_greedy,
                             const std::optional<attn::SparseConfig>& sparse) {
-    const model::Model m = model::Model::load(std::move(file), be);
     ModelRun r;
     {
-      model::Session s(m, {int64_t(prompt.size()) + 8, chunk, sparse});
+      // The prompt's forward through the routing recorder (MoE models).
+      const model::Model probe = model::Model::load(file, be);
+      RoutingRecorder rec(be, probe.hparams().n_layers);
+      const model::Model mr = model::Model::load(file, rec);
+      rec.recording = probe.hparams().is_moe();
+      model::Session s(mr, {int64_t(prompt.size()) + 8, chunk, sparse});
       r.logits = s.prefill_all(prompt);
       r.experts = s.stats().tokens_per_expert;
+      r.routing = std::move(rec.decisions);
     }
+    const model::Model m = model::Model::load(std::move(file), be);
     model::Session s(m, {int64_t(prompt.size()) + n_greedy + 8, chunk, sparse});
     std::span<const float> logits = s.prefill(prompt);
     for (int i = 0; i < n_greedy; ++i) {
@@ -484,6 +591,42 @@ class Checker {
                   (long long)over, pos_err.size(), first_over);
     note += buf;
     if (!c.experts.empty()) note += "; expert assignments differing >= " + std::to_string(moved / 2);
+    if (!c.routing.empty()) {
+      // Routing compared decision by decision: (layer, token) pairs whose top-k
+      // sets differ, the CPU's top-k margin at each, and the logits error over
+      // the positions whose own routing agrees in every layer.
+      int64_t differ = 0, total = 0;
+      double max_margin_differ = 0;
+      std::vector<bool> pos_agrees(pos_err.size(), true);
+      double router_err = 0, router_max = 0;
+      for (const auto& [key, cd] : c.routing) {
+        const auto it = g.routing.find(key);
+        if (it == g.routing.end()) continue;
+        ++total;
+        for (size_t e = 0; e < cd.logits.size(); ++e) {
+          router_err = std::max(router_err, std::fabs(double(it->second.logits[e]) - cd.logits[e]));
+          router_max = std::max(router_max, std::fabs(double(cd.logits[e])));
+        }
+        if (it->second.experts != cd.experts) {
+          ++differ;
+          max_margin_differ = std::max(max_margin_differ, double(cd.margin));
+          if (size_t(key.second) < pos_agrees.size()) pos_agrees[size_t(key.second)] = false;
+        }
+      }
+      double agree_err = 0;
+      size_t agree_n = 0;
+      for (size_t p = 0; p < pos_err.size(); ++p)
+        if (pos_agrees[p]) {
+          agree_err = std::max(agree_err, pos_err[p]);
+          ++agree_n;
+        }
+      std::snprintf(buf, sizeof buf,
+                    "; routing: %lld/%lld (layer,token) decisions differ (largest cpu top-k margin among them %.2e; "
+                    "router logits rel.err %.1e); logits rel.err over the %zu positions routed alike %.2e",
+                    (long long)differ, (long long)total, max_margin_differ, router_max > 0 ? router_err / router_max : 0.0,
+                    agree_n, agree_err);
+      note += buf;
+    }
     std::snprintf(buf, sizeof buf, " (%.1f s)", secs);
     note += buf;
     record("model " + name, std::to_string(prompt.size()) + " tokens", err, kModelLimit, note,
@@ -532,8 +675,8 @@ class Checker {
         for (auto& t : prompt) t = int32_t(rng_() % uint64_t(vocab));
         compare_models(c.name, file, prompt, vocab);
         if (c.cfg.arch == "qwen3" && c.cfg.head_dim == 128) {
-          // The Session's sparse path: plan_attention (GPU planner, plan to the
-          // host) then attention over that plan, against the CPU planner's.
+          // The Session's sparse path (Backend::attention_sparse): on the GPU the
+          // planner's plan stays on the device; against the CPU planner's.
           attn::SparseConfig sc;
           sc.window_tokens = 128;
           sc.topk_blocks = 2;
@@ -544,6 +687,93 @@ class Checker {
       });
     }
   }
+
+#if FOLIO_CHECK_WITH_STORE
+  // GPU KV snapshots (cuda_kv_snapshot.hpp): a session prefills a corpus, its
+  // complete blocks are saved to a fresh SQLite store, a second session restores
+  // them and prefills the question. Its logits must equal, bit for bit, those of
+  // the first session prefilling the same question: same kernels on the same
+  // cache, summaries recomputed by the same kernel. Then a cache of another
+  // shape must refuse the snapshot (layout mismatch: nothing restored).
+  void snapshots() {
+    for (const bool moe : {false, true}) {
+      auto cfg = model::tiny_preset(moe ? "qwen3moe" : "qwen3", "tiny");
+      cfg.n_layers = 3;
+      cfg.d_model = 256;
+      cfg.n_heads = 8;
+      cfg.n_kv_heads = 2;
+      cfg.head_dim = 128;
+      cfg.type = WeightType::bf16;
+      cfg.seed = rng_();
+      const std::string name = std::string("snapshot save/restore (gpu) ") + (moe ? "qwen3moe" : "qwen3");
+      guarded(name, [&] {
+        auto bytes = std::make_shared<std::vector<std::byte>>(model::tiny_model_bytes(cfg));
+        auto file = std::shared_ptr<const gguf::File>(new gguf::File(gguf::File::parse(*bytes, "tiny.gguf")),
+                                                      [bytes](const gguf::File* f) { delete f; });
+        const int64_t vocab = file->find_tensor("token_embd.weight")->shape[1];
+        const model::Model m = model::Model::load(file, *gpu_);
+        const int64_t corpus_n = 640 + int64_t(rng_() % 64), question_n = 1 + int64_t(rng_() % 300);
+        std::vector<int32_t> toks(size_t(corpus_n + question_n));
+        for (auto& t : toks) t = int32_t(rng_() % uint64_t(vocab));
+        const std::span<const int32_t> all(toks), corpus = all.first(size_t(corpus_n));
+        store::KeyContext kc;
+        const std::string mid = "check-model-" + std::to_string(cfg.seed);
+        kc.model = store::hash128(std::as_bytes(std::span(mid.data(), mid.size())));
+        kc.attention = store::attention_fingerprint("kv=bf16");
+        const auto keys = store::block_keys(kc, corpus, {});  // complete blocks only
+        const int64_t restored_n = int64_t(keys.size()) * 64;
+        const fs::path db = fs::temp_directory_path() / ("folio_cuda_snapshot_" + std::to_string(::getpid()) + ".db");
+        fs::remove(db);
+        std::vector<float> want, got;
+        {
+          model::Session a(m, {corpus_n + question_n + 8, 128});
+          a.prefill(all.first(size_t(restored_n)));
+          {
+            auto st = store::Store::open(db);
+            cuda::save_cuda_snapshot(st, kc.model, keys, dynamic_cast<cuda::CudaKvCache&>(a.kv_cache()), "check");
+          }
+          const auto lg = a.prefill(all.subspan(size_t(restored_n)));
+          want.assign(lg.begin(), lg.end());
+        }
+        model::Session b(m, {corpus_n + question_n + 8, 128});
+        cuda::CudaRestoreResult rr;
+        {
+          auto st = store::Store::open(db);
+          rr = cuda::restore_cuda_snapshot(st, kc.model, keys, dynamic_cast<cuda::CudaKvCache&>(b.kv_cache()));
+        }
+        b.resume_from_cache();
+        const auto lg = b.prefill(all.subspan(size_t(restored_n)));
+        got.assign(lg.begin(), lg.end());
+        double max_diff = 0;
+        for (size_t i = 0; i < want.size(); ++i) max_diff = std::max(max_diff, double(std::fabs(want[i] - got[i])));
+        const bool blocks_ok = rr.blocks == keys.size() && b.n_past() == corpus_n + question_n;
+        record(name, std::to_string(keys.size()) + " blocks + " + std::to_string(corpus_n + question_n - restored_n) +
+                         " tokens",
+               max_diff, 1e-30,
+               "max |logit diff| vs the uninterrupted session (bit-identical required); blocks restored " +
+                   std::to_string(rr.blocks) + "/" + std::to_string(keys.size()),
+               blocks_ok && max_diff == 0.0);
+        // Another shape (one layer fewer): the layout differs, nothing may be restored.
+        kv::CacheConfig other = b.kv_cache().config();
+        other.n_layers -= 1;
+        auto wrong = gpu_->make_kv_cache(other);
+        size_t wrong_blocks = 0;
+        {
+          store::StoreOptions quiet;
+          quiet.report = [](const std::string&) {};
+          auto st = store::Store::open(db, quiet);
+          wrong_blocks =
+              cuda::restore_cuda_snapshot(st, kc.model, keys, dynamic_cast<cuda::CudaKvCache&>(*wrong)).blocks;
+        }
+        record(name + ", other cache shape refused", std::to_string(other.n_layers) + " layers",
+               double(wrong_blocks), 0.5, "blocks restored into the wrong shape (must be 0)", wrong_blocks == 0);
+        fs::remove(db);
+        fs::remove(db.string() + "-wal");
+        fs::remove(db.string() + "-shm");
+      });
+    }
+  }
+#endif
 
   void parity(const fs::path& dir) {
     if (!fs::is_directory(dir)) {
@@ -641,6 +871,9 @@ int main(int argc, char** argv) {
     c.guarded("moe", [&] { c.moe(); });
     c.attention();
     c.tiny_models();
+#if FOLIO_CHECK_WITH_STORE
+    c.snapshots();
+#endif
     c.parity(parity_dir);
     const auto& rows = c.rows();
     const auto failed = std::count_if(rows.begin(), rows.end(), [](const Row& r) { return !r.pass; });

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 
 #include "runtime/common/error.hpp"
@@ -85,8 +86,10 @@ bool parse_corpus_command(Args args, std::string_view command, CorpusCliOptions&
     else positionals.emplace_back(a);
   }
   // `folio ask --model m --corpus a.pdf b.py "question"`: the question ended
-  // the run of corpus paths.
-  if (positionals.empty() && corpus_was_last && o.corpus.size() > 1 && command == "ask") {
+  // the run of corpus paths (it is not a file; an existing path stays a source).
+  std::error_code ec;
+  if (positionals.empty() && corpus_was_last && o.corpus.size() > 1 && command == "ask" &&
+      !std::filesystem::exists(o.corpus.back(), ec)) {
     positionals.push_back(o.corpus.back());
     o.corpus.pop_back();
   }

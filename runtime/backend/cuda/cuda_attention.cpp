@@ -87,7 +87,7 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
     max_row_blocks = int(n_blocks);
     dp = {offs, counts, idx, query_block};
   } else {
-    dp = device_sparse_plan(qb, c, layer, pos0, n, n_keys, p, {}, attn_config_, &max_row_blocks);
+    dp = device_sparse_plan(qb, c, layer, pos0, n, n_keys, p, sparse_globals_, attn_config_, &max_row_blocks);
   }
 
   // --- the kernels --------------------------------------------------------------
@@ -153,8 +153,15 @@ kernels::DevicePlan CudaBackendImpl::device_sparse_plan(const bf16* q, CudaKvCac
       if (g >= 0 && g < n_keys) first[size_t(g / kv::kBlockTokens)] = std::min(first[size_t(g / kv::kBlockTokens)], g);
     global_blocks = std::count_if(first.begin(), first.end(), [](int32_t v) { return v != INT32_MAX; });
     int32_t* dev = first_global_.get(size_t(n_blocks), "global positions");
-    check(cudaMemcpyAsync(dev, first.data(), first.size() * 4, cudaMemcpyHostToDevice, stream_), "globals");
-    check(cudaStreamSynchronize(stream_), "globals");  // `first` dies here
+    if (first != first_global_host_) {  // unchanged since the last layer: already on the device
+      first_global_host_ = std::move(first);
+      // From the member: it outlives the asynchronous copy until the next change,
+      // and a change waits for the device below before overwriting it.
+      check(cudaMemcpyAsync(dev, first_global_host_.data(), first_global_host_.size() * 4, cudaMemcpyHostToDevice,
+                            stream_),
+            "globals");
+      check(cudaStreamSynchronize(stream_), "globals");
+    }
     first_global = dev;
   }
   const int cap =
@@ -184,6 +191,31 @@ kernels::DevicePlan CudaBackendImpl::device_sparse_plan(const bf16* q, CudaKvCac
   check(kernels::build_plan(a, stream_), "sparse planner");
   *capacity = cap;
   return {a.row_offsets, a.row_counts, a.block_indices, query_block};
+}
+
+void CudaBackendImpl::attention_sparse(const Act& q, backend::KvCache& cache, int layer, int64_t pos0,
+                                       const backend::AttentionParams& p, std::span<const int32_t> globals,
+                                       const attn::SparseConfig& config, const Act& out) {
+  const bool flash = (p.head_dim == 64 || p.head_dim == 128) && p.n_kv_heads > 0 && p.n_heads / p.n_kv_heads <= 16;
+  if (config.dense || !flash) {  // the host plan path (dense, or the planner's own error for other heads)
+    Backend::attention_sparse(q, cache, layer, pos0, p, globals, config, out);
+    return;
+  }
+  attn::validate(config);
+  // attention() without a plan runs the GPU planner on attention_config():
+  // point it at this call's config and globals for the duration.
+  const attn::SparseConfig saved = attn_config_;
+  attn_config_ = config;
+  sparse_globals_ = globals;
+  try {
+    attention(q, cache, layer, pos0, p, out, nullptr);
+  } catch (...) {
+    attn_config_ = saved;
+    sparse_globals_ = {};
+    throw;
+  }
+  attn_config_ = saved;
+  sparse_globals_ = {};
 }
 
 attn::Plan CudaBackendImpl::plan_attention(const Act& q, backend::KvCache& cache, int layer, int64_t pos0,

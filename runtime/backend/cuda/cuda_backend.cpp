@@ -1,6 +1,7 @@
 // CUDA backend: construction, memory, element-wise ops, matmuls, dense FFN and
 // the KV-cache write (MoE in cuda_moe.cpp, attention in cuda_attention.cpp).
 #include <algorithm>
+#include <memory>
 #include <string>
 
 #include "kernels/model_ops.hpp"
@@ -58,7 +59,13 @@ CudaBackendImpl::CudaBackendImpl(const CudaOptions& o) : device_(o.device) {
 }
 
 CudaBackendImpl::~CudaBackendImpl() {
+  if (capturing_) {
+    cudaGraph_t g = nullptr;
+    cudaStreamEndCapture(stream_, &g);
+    if (g) cudaGraphDestroy(g);
+  }
   if (stream_) cudaStreamSynchronize(stream_);
+  if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
   if (cublas_) cublasDestroy(cublas_);
   if (stream_) cudaStreamDestroy(stream_);
 }
@@ -160,6 +167,38 @@ size_t CudaBackendImpl::device_memory_used() const {
   size_t f = 0, t = 0;
   check(cudaMemGetInfo(&f, &t), "memory info");
   return t - f;
+}
+
+void CudaBackendImpl::begin_graph_capture() {
+  if (capturing_) fail(Errc::invalid_argument, "cuda: a graph capture is already open");
+  forget_converted_input();
+  // Relaxed: the recorded ops may query device attributes; anything that
+  // would synchronise still invalidates the capture (reported at the end).
+  check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeRelaxed), "begin graph capture");
+  capturing_ = true;
+}
+
+void CudaBackendImpl::end_graph_capture() {
+  if (!capturing_) fail(Errc::invalid_argument, "cuda: no graph capture is open");
+  capturing_ = false;
+  forget_converted_input();
+  cudaGraph_t graph = nullptr;
+  const cudaError_t err = cudaStreamEndCapture(stream_, &graph);
+  std::unique_ptr<CUgraph_st, decltype(&cudaGraphDestroy)> owned(graph, &cudaGraphDestroy);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    check(err, "end graph capture (an op that synchronises was recorded)");
+  }
+  if (graph_exec_ != nullptr) {
+    cudaGraphExecUpdateResultInfo info{};
+    if (cudaGraphExecUpdate(graph_exec_, graph, &info) != cudaSuccess) {
+      cudaGetLastError();  // another shape: instantiate afresh below
+      cudaGraphExecDestroy(graph_exec_);
+      graph_exec_ = nullptr;
+    }
+  }
+  if (graph_exec_ == nullptr) check(cudaGraphInstantiate(&graph_exec_, graph, 0), "instantiate graph");
+  check(cudaGraphLaunch(graph_exec_, stream_), "launch graph");
 }
 
 void CudaBackendImpl::set_attention_config(const attn::SparseConfig& config) {

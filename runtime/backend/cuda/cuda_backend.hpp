@@ -48,6 +48,20 @@ class CudaBackend : public backend::Backend {
                                         int64_t rows, int64_t cols, uint64_t seed, float centre,
                                         float half_width) = 0;
 
+  // CUDA graphs for decode steps. Work queued between begin_graph_capture()
+  // and end_graph_capture() is recorded instead of run; end_graph_capture()
+  // launches the recording as one graph. When the recording has the same shape
+  // as the previous one (the next decode step: the same ops, other positions),
+  // the instantiated graph is updated in place (cudaGraphExecUpdate) rather
+  // than instantiated again, so the GPU runs the step's ~1000 kernels without
+  // launch gaps while the host only records. Only ops that need no host
+  // synchronisation may be recorded: not embed (token ids come from the host),
+  // to_host, from_host, synchronize, nor anything that grows the KV cache or
+  // scratch memory (run one step unrecorded first; reserve the cache).
+  // A failed recording throws folio::Error and leaves the backend usable.
+  virtual void begin_graph_capture() = 0;
+  virtual void end_graph_capture() = 0;
+
   // Device facts for reports.
   virtual std::string device_name() const = 0;
   virtual size_t device_memory_total() const = 0;

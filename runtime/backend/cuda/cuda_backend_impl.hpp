@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <cublas_v2.h>
 #include <cuda_bf16.h>
@@ -61,6 +62,9 @@ class CudaBackendImpl final : public CudaBackend {
                 const backend::Act& v) override;
   void attention(const backend::Act& q, backend::KvCache& cache, int layer, int64_t pos0,
                  const backend::AttentionParams& p, const backend::Act& out, const attn::Plan* plan) override;
+  void attention_sparse(const backend::Act& q, backend::KvCache& cache, int layer, int64_t pos0,
+                        const backend::AttentionParams& p, std::span<const int32_t> global_positions,
+                        const attn::SparseConfig& config, const backend::Act& out) override;
   attn::Plan plan_attention(const backend::Act& q, backend::KvCache& cache, int layer, int64_t pos0,
                             const backend::AttentionParams& p, std::span<const int32_t> global_positions,
                             const attn::SparseConfig& config) override;
@@ -70,6 +74,8 @@ class CudaBackendImpl final : public CudaBackend {
   const attn::SparseConfig& attention_config() const noexcept override { return attn_config_; }
   backend::Weight random_weight(const std::string& name, backend::WeightType type, int64_t count, int64_t rows,
                                 int64_t cols, uint64_t seed, float centre, float half_width) override;
+  void begin_graph_capture() override;
+  void end_graph_capture() override;
   std::string device_name() const override { return device_name_; }
   size_t device_memory_total() const override;
   size_t device_memory_used() const override;
@@ -111,6 +117,9 @@ class CudaBackendImpl final : public CudaBackend {
   cublasHandle_t cublas_ = nullptr;
   std::shared_ptr<void> cublas_workspace_;
   attn::SparseConfig attn_config_ = attn::preset_dense();
+  // The instantiated decode-step graph, reused while recordings keep its shape.
+  cudaGraphExec_t graph_exec_ = nullptr;
+  bool capturing_ = false;
 
   // Scratch reused across calls (one forward at a time; stream order protects reuse).
   Scratch<bf16> xb_, hb_, qb_, ob_, gb_, ub_, yb_;
@@ -118,6 +127,11 @@ class CudaBackendImpl final : public CudaBackend {
   Scratch<int32_t> ids_, counts_, offsets_, row_token_, slot_row_, tokens_;
   Scratch<int32_t> plan_offsets_, plan_counts_, plan_indices_, seq_len_, first_global_;
   Scratch<bf16> query_means_;
+  // Global positions for the planner while attention_sparse runs (else empty),
+  // and the per-block table last uploaded to first_global_ (reused while equal:
+  // every layer of a forward has the same globals, so one upload per forward).
+  std::span<const int32_t> sparse_globals_;
+  std::vector<int32_t> first_global_host_;
   PinnedArray<int32_t> host_counts_;
   // Expert counts of decode-sized MoE calls, kept on the device until the next sync.
   Scratch<int32_t> pending_counts_;

@@ -103,6 +103,20 @@ void CudaKvCache::write(int layer, int64_t pos0, int64_t n, const float* k, int6
   summarize(layer, pos0 / kv::kBlockTokens, sz);
 }
 
+void CudaKvCache::adopt_restored(int64_t n_tokens) {
+  if (n_tokens < 0 || n_tokens > config_.max_tokens)
+    fail(Errc::invalid_argument, "kv restore: " + std::to_string(n_tokens) + " tokens outside the cache capacity");
+  for (int l = 0; l < config_.n_layers; ++l) {
+    int64_t& sz = size_[size_t(l)];
+    if (n_tokens <= sz) continue;
+    if (kv::blocks_for(n_tokens) > layers_[size_t(l)].blocks)
+      fail(Errc::invalid_argument, "kv restore: layer " + std::to_string(l) + " was not reserved for the tokens");
+    const int64_t first_block = sz / kv::kBlockTokens;
+    sz = n_tokens;
+    summarize(l, first_block, sz);
+  }
+}
+
 void CudaKvCache::truncate(int64_t n_tokens) {
   if (n_tokens < 0 || n_tokens > size()) fail(Errc::invalid_argument, "kv truncate: past the end");
   for (int l = 0; l < config_.n_layers; ++l) {

@@ -47,6 +47,13 @@ class CudaKvCache final : public backend::KvCache {
     for (int l = 0; l < config_.n_layers; ++l) reserve(l, std::min<int64_t>(tokens, config_.max_tokens));
   }
 
+  // Snapshot restore (cuda_kv_snapshot.hpp): after reserve(n_tokens) the caller
+  // copied positions [size(), n_tokens) of every layer straight into keys() /
+  // values() on stream(); this makes them count as cached (every layer) and
+  // recomputes their block summaries from the keys, as a prefill would.
+  void adopt_restored(int64_t n_tokens);
+  cudaStream_t stream() const noexcept { return stream_; }
+
   // Stores k/v rows (f32) at pos0.., refreshes the touched blocks' summaries.
   void write(int layer, int64_t pos0, int64_t n, const float* k, int64_t k_stride, const float* v, int64_t v_stride);
 

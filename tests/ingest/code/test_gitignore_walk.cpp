@@ -111,6 +111,18 @@ TEST_CASE("gitignore: anchoring, directories, negation, comments, escapes") {
   CHECK_FALSE(ignore_verdict(chain, "src/keep.gen", false).ignored);
   CHECK(ignore_verdict(chain, "src/local", false).ignored);
   CHECK_FALSE(ignore_verdict(chain, "local", false).ignored);
+  // Hostile sizes are bounded, and what is not applied is counted.
+  std::string many;
+  for (int i = 0; i < 10005; ++i) {
+    many += 'p';
+    many += std::to_string(i);
+    many += '\n';
+  }
+  many += std::string(5000, 'x') + "\n";
+  IgnoreFile big("", many, ".gitignore");
+  CHECK(big.patterns().size() == 10000);
+  CHECK(big.unused_lines() == 6);
+
   IgnoreVerdict v = ignore_verdict(chain, "src/a.gen", false);
   REQUIRE(v.pattern != nullptr);
   CHECK(v.pattern->origin == ".gitignore:1");
