@@ -71,7 +71,10 @@ cudaError_t fill_i32(int32_t* p, int64_t n, int32_t value, cudaStream_t stream);
 // ---- mixture of experts ---------------------------------------------------
 // Router softmax (f32), top-k (ties to the lower index), optional renormalisation.
 // counts (nullable) gets += 1 per chosen (token, expert) with atomics.
-cudaError_t moe_route(const float* logits, int64_t n, int n_expert, int k, bool normalize, int32_t* topk_ids,
+// forced (nullable, device, n*k ids): routing replay, those experts instead of
+// the top-k, weighted by their probabilities (see backend::MoeParams).
+cudaError_t moe_route(const float* logits, int64_t n, int n_expert, int k, bool normalize, const int32_t* forced,
+                      int32_t* topk_ids,
                       float* topk_w, int32_t* counts, cudaStream_t stream);
 // Groups the n*k (token, slot) pairs by expert, in token order inside an expert
 // (deterministic): row_token[offsets[e] + i] = token of the i-th pair of e,

@@ -16,8 +16,8 @@ using namespace detail;
 
 constexpr int kRouteWarps = 4;
 
-__global__ void route_kernel(const float* logits, int64_t n, int E, int k, bool normalize, int32_t* ids, float* wts,
-                             int32_t* counts) {
+__global__ void route_kernel(const float* logits, int64_t n, int E, int k, bool normalize, const int32_t* forced,
+                             int32_t* ids, float* wts, int32_t* counts) {
   extern __shared__ float probs_all[];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t t = int64_t(blockIdx.x) * kRouteWarps + warp;
@@ -43,20 +43,26 @@ __global__ void route_kernel(const float* logits, int64_t n, int E, int k, bool 
   for (int j = 0; j < k; ++j) {
     float best = -1.0f;
     int idx = E;
-    for (int e = lane; e < E; e += 32)
-      if (p[e] > best) {  // ascending e: ties keep the lower index
-        best = p[e];
-        idx = e;
-      }
+    if (forced != nullptr) {  // replay: the same id in every lane, nothing to reduce
+      idx = forced[t * k + j];
+      best = p[idx];
+    } else {
+      for (int e = lane; e < E; e += 32)
+        if (p[e] > best) {  // ascending e: ties keep the lower index
+          best = p[e];
+          idx = e;
+        }
 #pragma unroll
-    for (int o = 16; o > 0; o >>= 1) {
-      const float ob = __shfl_xor_sync(0xffffffffu, best, o);
-      const int oi = __shfl_xor_sync(0xffffffffu, idx, o);
-      if (ob > best || (ob == best && oi < idx)) {
-        best = ob;
-        idx = oi;
+      for (int o = 16; o > 0; o >>= 1) {
+        const float ob = __shfl_xor_sync(0xffffffffu, best, o);
+        const int oi = __shfl_xor_sync(0xffffffffu, idx, o);
+        if (ob > best || (ob == best && oi < idx)) {
+          best = ob;
+          idx = oi;
+        }
       }
     }
+    __syncwarp();  // every lane has read p[idx] before lane 0 clears it
     if (lane == 0) {
       ids[t * k + j] = idx;
       wts[t * k + j] = best;
@@ -200,8 +206,8 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
 
 }  // namespace
 
-cudaError_t moe_route(const float* logits, int64_t n, int E, int k, bool normalize, int32_t* ids, float* wts,
-                      int32_t* counts, cudaStream_t s) {
+cudaError_t moe_route(const float* logits, int64_t n, int E, int k, bool normalize, const int32_t* forced, int32_t* ids,
+                      float* wts, int32_t* counts, cudaStream_t s) {
   if (k < 1 || k > 32 || k > E || E > 8192) return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
   const size_t smem = size_t(kRouteWarps) * size_t(E) * 4;
@@ -209,8 +215,8 @@ cudaError_t moe_route(const float* logits, int64_t n, int E, int k, bool normali
     const cudaError_t err = cudaFuncSetAttribute(route_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
     if (err != cudaSuccess) return err;
   }
-  route_kernel<<<unsigned((n + kRouteWarps - 1) / kRouteWarps), kRouteWarps * 32, smem, s>>>(logits, n, E, k,
-                                                                                           normalize, ids, wts, counts);
+  route_kernel<<<unsigned((n + kRouteWarps - 1) / kRouteWarps), kRouteWarps * 32, smem, s>>>(
+      logits, n, E, k, normalize, forced, ids, wts, counts);
   return cudaGetLastError();
 }
 

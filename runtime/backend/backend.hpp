@@ -29,6 +29,7 @@
 #include <string_view>
 
 #include "runtime/attention/config.hpp"
+#include "runtime/common/error.hpp"
 #include "runtime/attention/plan.hpp"
 #include "runtime/kv/kv_config.hpp"
 
@@ -124,7 +125,33 @@ struct MoeWeights {
 struct MoeParams {
   int n_used = 8;              // experts per token (top-k of the router softmax)
   bool normalize_topk = true;  // renormalise the k chosen probabilities to sum to 1
+  // Routing replay: when not empty, rows x n_used expert ids (host memory, row
+  // by row) used instead of the router's top-k; the weights are still the
+  // router's probabilities of those experts (renormalised as above). Two
+  // backends whose rounding differs can move a near-tied expert choice across
+  // the top-k boundary, and one moved choice changes that token's K/V and so
+  // every later token; replaying one backend's routing in the other compares
+  // their arithmetic alone (tests/cuda/cuda_backend_check.cpp). Ids must be in
+  // [0, expert count) and distinct within a row.
+  std::span<const int32_t> forced_experts;
 };
+
+// Checks a routing replay against the problem's shape; throws naming the row.
+inline void check_forced_experts(std::span<const int32_t> forced, int64_t rows, int n_used, int64_t n_expert) {
+  if (forced.empty()) return;
+  if (forced.size() != size_t(rows) * size_t(n_used))
+    fail(Errc::invalid_argument, "moe: routing replay holds " + std::to_string(forced.size()) + " ids, expected " +
+                                     std::to_string(rows) + " rows x " + std::to_string(n_used));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int i = 0; i < n_used; ++i) {
+      const int32_t e = forced[size_t(r * n_used + i)];
+      bool repeated = false;
+      for (int j = 0; j < i; ++j) repeated |= forced[size_t(r * n_used + j)] == e;
+      if (e < 0 || e >= n_expert || repeated)
+        fail(Errc::invalid_argument, "moe: routing replay row " + std::to_string(r) + ": expert id " +
+                                         std::to_string(e) + (repeated ? " repeated" : " out of range"));
+    }
+}
 
 // Optional routing statistics (host memory): tokens routed to each expert.
 struct MoeStats {

@@ -243,56 +243,84 @@ TEST_CASE("moe routes top-k with renormalisation and sums SwiGLU experts") {
   };
   const auto wr = upload(router, 1, E, d, "router"), wg = upload(gate, E, ff, d, "gate"),
              wu = upload(up, E, ff, d, "up"), wd = upload(down, E, d, ff, "down");
-  for (bool norm : {true, false}) {
-    auto xb = be->alloc(n * d), ob = be->alloc(n * d);
-    be->from_host(x, xb.view(n, d));
-    std::vector<int64_t> counts(E, 0);
-    backend::MoeStats stats{counts};
-    be->moe(xb.view(n, d), {&wr, &wg, &wu, &wd}, {K, norm}, ob.view(n, d), &stats);
-    std::vector<float> out(size_t(n * d));
-    be->to_host(ob.view(n, d), out);
-    std::vector<double> ref(size_t(n * d), 0.0);
-    std::vector<int64_t> ref_counts(E, 0);
-    for (int64_t t = 0; t < n; ++t) {
-      std::vector<double> p(E);
-      double mx = -1e300, sum = 0;
-      for (int64_t e = 0; e < E; ++e) {
-        double s = 0;
-        for (int64_t i = 0; i < d; ++i) s += double(x[size_t(t * d + i)]) * router[size_t(e * d + i)];
-        p[size_t(e)] = s;
-        mx = std::max(mx, s);
-      }
-      for (auto& v : p) sum += (v = std::exp(v - mx));
-      for (auto& v : p) v /= sum;
-      std::vector<int> idx(E);
-      for (int e = 0; e < E; ++e) idx[size_t(e)] = e;
-      std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return p[size_t(a)] > p[size_t(b)]; });
-      double wsum = 0;
-      for (int i = 0; i < K; ++i) wsum += p[size_t(idx[size_t(i)])];
-      for (int i = 0; i < K; ++i) {
-        const int e = idx[size_t(i)];
-        ++ref_counts[size_t(e)];
-        const double wt = norm ? p[size_t(e)] / wsum : p[size_t(e)];
-        std::vector<double> h(static_cast<size_t>(ff));
-        for (int64_t j = 0; j < ff; ++j) {
-          double g = 0, u = 0;
-          for (int64_t c = 0; c < d; ++c) {
-            g += double(x[size_t(t * d + c)]) * gate[size_t((e * ff + j) * d + c)];
-            u += double(x[size_t(t * d + c)]) * up[size_t((e * ff + j) * d + c)];
-          }
-          h[size_t(j)] = g / (1 + std::exp(-g)) * u;
-        }
-        for (int64_t c = 0; c < d; ++c) {
-          double o = 0;
-          for (int64_t j = 0; j < ff; ++j) o += h[size_t(j)] * down[size_t((e * d + c) * ff + j)];
-          ref[size_t(t * d + c)] += wt * o;
-        }
-      }
+  // Router probabilities in double, and each token's experts: the top-k, or
+  // for a routing replay the k LEAST likely (ids no top-k would pick).
+  std::vector<std::vector<double>> probs(static_cast<size_t>(n));
+  for (int64_t t = 0; t < n; ++t) {
+    auto& p = probs[size_t(t)];
+    p.resize(size_t(E));
+    double mx = -1e300, sum = 0;
+    for (int64_t e = 0; e < E; ++e) {
+      double s = 0;
+      for (int64_t i = 0; i < d; ++i) s += double(x[size_t(t * d + i)]) * router[size_t(e * d + i)];
+      p[size_t(e)] = s;
+      mx = std::max(mx, s);
     }
-    INFO("norm_topk " << norm);
-    CHECK(max_rel_err(out, ref) < 1e-5);
-    CHECK(counts == ref_counts);
+    for (auto& v : p) sum += (v = std::exp(v - mx));
+    for (auto& v : p) v /= sum;
   }
+  for (bool replay : {false, true})
+    for (bool norm : {true, false}) {
+      std::vector<int32_t> chosen;  // n x K
+      for (int64_t t = 0; t < n; ++t) {
+        const auto& p = probs[size_t(t)];
+        std::vector<int> idx(E);
+        for (int e = 0; e < E; ++e) idx[size_t(e)] = e;
+        std::stable_sort(idx.begin(), idx.end(), [&](int a, int b) { return p[size_t(a)] > p[size_t(b)]; });
+        if (replay) std::reverse(idx.begin(), idx.end());
+        chosen.insert(chosen.end(), idx.begin(), idx.begin() + K);
+      }
+      auto xb = be->alloc(n * d), ob = be->alloc(n * d);
+      be->from_host(x, xb.view(n, d));
+      std::vector<int64_t> counts(E, 0);
+      backend::MoeStats stats{counts};
+      backend::MoeParams mp{K, norm};
+      if (replay) mp.forced_experts = chosen;
+      be->moe(xb.view(n, d), {&wr, &wg, &wu, &wd}, mp, ob.view(n, d), &stats);
+      std::vector<float> out(size_t(n * d));
+      be->to_host(ob.view(n, d), out);
+      std::vector<double> ref(size_t(n * d), 0.0);
+      std::vector<int64_t> ref_counts(E, 0);
+      for (int64_t t = 0; t < n; ++t) {
+        const auto& p = probs[size_t(t)];
+        double wsum = 0;
+        for (int i = 0; i < K; ++i) wsum += p[size_t(chosen[size_t(t * K + i)])];
+        for (int i = 0; i < K; ++i) {
+          const int e = chosen[size_t(t * K + i)];
+          ++ref_counts[size_t(e)];
+          const double wt = norm ? p[size_t(e)] / wsum : p[size_t(e)];
+          std::vector<double> h(static_cast<size_t>(ff));
+          for (int64_t j = 0; j < ff; ++j) {
+            double g = 0, u = 0;
+            for (int64_t c = 0; c < d; ++c) {
+              g += double(x[size_t(t * d + c)]) * gate[size_t((e * ff + j) * d + c)];
+              u += double(x[size_t(t * d + c)]) * up[size_t((e * ff + j) * d + c)];
+            }
+            h[size_t(j)] = g / (1 + std::exp(-g)) * u;
+          }
+          for (int64_t c = 0; c < d; ++c) {
+            double o = 0;
+            for (int64_t j = 0; j < ff; ++j) o += h[size_t(j)] * down[size_t((e * d + c) * ff + j)];
+            ref[size_t(t * d + c)] += wt * o;
+          }
+        }
+      }
+      INFO("norm_topk " << norm << " replay " << replay);
+      CHECK(max_rel_err(out, ref) < 1e-5);
+      CHECK(counts == ref_counts);
+    }
+  // A replay of the wrong size or with a repeated or unknown expert is refused.
+  auto xb = be->alloc(n * d), ob = be->alloc(n * d);
+  std::vector<int32_t> bad(size_t(n * K), 0);
+  for (int64_t t = 0; t < n; ++t) bad[size_t(t * K + 1)] = 1;
+  backend::MoeParams mp{K, true};
+  mp.forced_experts = std::span<const int32_t>(bad).first(bad.size() - 1);
+  CHECK_THROWS(be->moe(xb.view(n, d), {&wr, &wg, &wu, &wd}, mp, ob.view(n, d), nullptr));
+  bad[5] = bad[4];  // token 2 names expert 0 twice
+  mp.forced_experts = bad;
+  CHECK_THROWS(be->moe(xb.view(n, d), {&wr, &wg, &wu, &wd}, mp, ob.view(n, d), nullptr));
+  bad[5] = int32_t(E);
+  CHECK_THROWS(be->moe(xb.view(n, d), {&wr, &wg, &wu, &wd}, mp, ob.view(n, d), nullptr));
 }
 
 TEST_CASE("norms, rope and embedding") {

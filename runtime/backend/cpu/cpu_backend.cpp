@@ -214,6 +214,7 @@ class CpuBackend final : public backend::Backend {
     if (K <= 0 || K > E) fail(Errc::invalid_argument, "moe: experts used must be in 1..expert count");
     if (w.gate->count != E || w.up->count != E || w.down->count != E || w.down->rows != d || w.down->cols != ff)
       fail(Errc::invalid_argument, "moe: expert tensors disagree with the router on the expert count or shape");
+    backend::check_forced_experts(p.forced_experts, n, K, E);
     // Router: probabilities in f32, as transformers computes them.
     logits_.resize(size_t(n * E));
     cpu::matmul(pool_, x.data, x.stride, n, rows_of(*w.router, 0), logits_.data(), E);
@@ -226,10 +227,14 @@ class CpuBackend final : public backend::Backend {
       float sum = 0;
       for (int64_t e = 0; e < E; ++e) sum += (prob[size_t(e)] = std::exp(l[e] - mx));
       for (int64_t e = 0; e < E; ++e) prob[size_t(e)] /= sum;
-      std::iota(order.begin(), order.end(), 0);
-      std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int a, int b) {
-        return prob[size_t(a)] > prob[size_t(b)] || (prob[size_t(a)] == prob[size_t(b)] && a < b);
-      });
+      if (!p.forced_experts.empty()) {  // routing replay
+        std::copy_n(p.forced_experts.begin() + t * K, K, order.begin());
+      } else {
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int a, int b) {
+          return prob[size_t(a)] > prob[size_t(b)] || (prob[size_t(a)] == prob[size_t(b)] && a < b);
+        });
+      }
       float wsum = 0;
       for (int i = 0; i < K; ++i) wsum += prob[size_t(order[size_t(i)])];
       for (int i = 0; i < K; ++i) {

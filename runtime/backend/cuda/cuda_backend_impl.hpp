@@ -87,6 +87,8 @@ class CudaBackendImpl final : public CudaBackend {
   // Same with x already bf16 (the weight must be bf16); y f32 or bf16 (out_type).
   void gemm_bf16_in(const bf16* x, int64_t xs, int64_t n, const bf16* w, int64_t rows, int64_t cols, void* y,
                     int64_t ys, cudaDataType_t out_type = CUDA_R_32F);
+  // The routing replay of `p` on the device (nullptr when there is none).
+  const int32_t* upload_forced_experts(const backend::MoeParams& p, int64_t rows, int64_t n_expert);
   void moe_decode(const backend::Act& x, const backend::MoeWeights& w, const backend::MoeParams& p,
                   const backend::Act& out, backend::MoeStats* stats);
   void moe_prefill(const backend::Act& x, const backend::MoeWeights& w, const backend::MoeParams& p,
@@ -124,7 +126,7 @@ class CudaBackendImpl final : public CudaBackend {
   // Scratch reused across calls (one forward at a time; stream order protects reuse).
   Scratch<bf16> xb_, hb_, qb_, ob_, gb_, ub_, yb_;
   Scratch<float> g_, u_, logits_, wts_, decode_ws_, scores_;
-  Scratch<int32_t> ids_, counts_, offsets_, row_token_, slot_row_, tokens_;
+  Scratch<int32_t> ids_, counts_, offsets_, row_token_, slot_row_, tokens_, forced_;
   Scratch<int32_t> plan_offsets_, plan_counts_, plan_indices_, seq_len_, first_global_;
   Scratch<bf16> query_means_;
   // Global positions for the planner while attention_sparse runs (else empty),

@@ -39,12 +39,24 @@ void CudaBackendImpl::moe(const Act& x, const backend::MoeWeights& w, const back
   if (w.gate->type != WeightType::bf16 || w.up->type != WeightType::bf16 || w.down->type != WeightType::bf16)
     fail(Errc::invalid_argument, "moe: expert tensors must be uploaded to this backend");
   if (x.rows == 0) return;
+  backend::check_forced_experts(p.forced_experts, x.rows, p.n_used, E);
   forget_converted_input();
   if (x.rows <= ops::kGemvMaxRows)
     moe_decode(x, w, p, out, stats);
   else
     moe_prefill(x, w, p, out, stats);
   forget_converted_input();  // xb_ held the grouped tokens
+}
+
+const int32_t* CudaBackendImpl::upload_forced_experts(const backend::MoeParams& p, int64_t rows, int64_t n_expert) {
+  if (p.forced_experts.empty()) return nullptr;
+  // A copy from pageable host memory cannot be recorded in a graph.
+  if (capturing_) fail(Errc::invalid_argument, "moe: a routing replay cannot be recorded in a graph");
+  (void)n_expert;  // checked by moe()
+  int32_t* d = forced_.get(size_t(rows) * size_t(p.n_used), "routing replay");
+  check(cudaMemcpyAsync(d, p.forced_experts.data(), p.forced_experts.size_bytes(), cudaMemcpyHostToDevice, stream_),
+        "routing replay");
+  return d;
 }
 
 void CudaBackendImpl::moe_decode(const Act& x, const backend::MoeWeights& w, const backend::MoeParams& p,
@@ -65,7 +77,9 @@ void CudaBackendImpl::moe_decode(const Act& x, const backend::MoeWeights& w, con
     pending_stats_ = stats->tokens_per_expert;
     pending_dirty_ = true;
   }
-  check(ops::moe_route(logits, n, int(E), K, p.normalize_topk, ids, wts, counts, stream_), "moe route");
+  check(ops::moe_route(logits, n, int(E), K, p.normalize_topk, upload_forced_experts(p, n, E), ids, wts, counts,
+                       stream_),
+        "moe route");
   float* h = g_.get(size_t(n * K * ff), "expert hidden");
   check(ops::moe_experts_gate_up(x.data, x.stride, n, K, ids, static_cast<const bf16*>(w.gate->data),
                                  static_cast<const bf16*>(w.up->data), ff, d, h, stream_),
@@ -97,7 +111,9 @@ void CudaBackendImpl::moe_prefill(const Act& x, const backend::MoeWeights& w, co
   float* wts = wts_.get(size_t(slots), "expert weights");
   int32_t* counts = counts_.get(size_t(E), "expert counts");
   check(cudaMemsetAsync(counts, 0, size_t(E) * 4, stream_), "memset");
-  check(ops::moe_route(logits, n, int(E), K, p.normalize_topk, ids, wts, counts, stream_), "moe route");
+  check(ops::moe_route(logits, n, int(E), K, p.normalize_topk, upload_forced_experts(p, n, E), ids, wts, counts,
+                       stream_),
+        "moe route");
   // The GEMM shapes depend on the counts: read them (E ints) and wait.
   int32_t* host = host_counts_.get(size_t(2 * E));
   check(cudaMemcpyAsync(host, counts, size_t(E) * 4, cudaMemcpyDeviceToHost, stream_), "expert counts");
