@@ -201,6 +201,22 @@ void CudaBackendImpl::end_graph_capture() {
   check(cudaGraphLaunch(graph_exec_, stream_), "launch graph");
 }
 
+double CudaBackendImpl::time_graph_relaunch(int times) {
+  if (graph_exec_ == nullptr || capturing_) fail(Errc::invalid_argument, "cuda: no recorded graph to launch again");
+  cudaEvent_t ev[2] = {nullptr, nullptr};
+  check(cudaEventCreate(&ev[0]), "event");
+  std::unique_ptr<CUevent_st, decltype(&cudaEventDestroy)> e0(ev[0], &cudaEventDestroy);
+  check(cudaEventCreate(&ev[1]), "event");
+  std::unique_ptr<CUevent_st, decltype(&cudaEventDestroy)> e1(ev[1], &cudaEventDestroy);
+  check(cudaEventRecord(ev[0], stream_), "event");
+  for (int i = 0; i < times; ++i) check(cudaGraphLaunch(graph_exec_, stream_), "launch graph");
+  check(cudaEventRecord(ev[1], stream_), "event");
+  check(cudaEventSynchronize(ev[1]), "event");
+  float ms = 0;
+  check(cudaEventElapsedTime(&ms, ev[0], ev[1]), "event");
+  return double(ms) / 1e3;
+}
+
 void CudaBackendImpl::set_attention_config(const attn::SparseConfig& config) {
   attn::validate(config);
   attn_config_ = config;

@@ -61,6 +61,12 @@ class CudaBackend : public backend::Backend {
   // A failed recording throws folio::Error and leaves the backend usable.
   virtual void begin_graph_capture() = 0;
   virtual void end_graph_capture() = 0;
+  // Launches the last recorded graph again, as it is (same positions and
+  // pointers), and returns the GPU time of `times` launches in seconds. For
+  // measuring: with the host's recording out of the way this is the step's GPU
+  // time, so against the wall time of a recorded step it says how much of a
+  // decode step the host's launch work costs.
+  virtual double time_graph_relaunch(int times) = 0;
 
   // Device facts for reports.
   virtual std::string device_name() const = 0;

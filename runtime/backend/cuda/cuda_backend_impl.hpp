@@ -76,6 +76,7 @@ class CudaBackendImpl final : public CudaBackend {
                                 int64_t cols, uint64_t seed, float centre, float half_width) override;
   void begin_graph_capture() override;
   void end_graph_capture() override;
+  double time_graph_relaunch(int times) override;
   std::string device_name() const override { return device_name_; }
   size_t device_memory_total() const override;
   size_t device_memory_used() const override;
