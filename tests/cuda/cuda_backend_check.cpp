@@ -16,7 +16,9 @@
 // logits of every prompt position and every step within 2e-2 relative of the
 // CPU's, and at every step the same greedy token unless the CPU's own logits
 // of the two tokens differ by less than that step's measured logit error (a
-// tie within rounding). Without replay, a near-tied expert choice that bf16
+// tie within rounding). Sparse sessions replay the CPU's attention plans the
+// same way (a KV block whose score ties another's can be chosen either way).
+// Without replay, a near-tied expert choice that bf16
 // rounding moves changes that token's K/V and every later token, which says
 // nothing about the kernels; the free-running comparison (own routing, own
 // greedy tokens) is still run and reported in the note. Weights stored as f32
@@ -90,6 +92,12 @@ class RoutingRecorder final : public backend::Backend {
   std::map<std::pair<int, int64_t>, Decision> decisions;  // (layer, position)
   // When set, every MoE call replays these decisions (another backend's).
   const std::map<std::pair<int, int64_t>, Decision>* replay = nullptr;
+  // The sparse-attention plans of a recording run, per (layer, first query
+  // position), and when set a run's plans to replay: attention_sparse then
+  // attends over the other backend's plan instead of planning (a block whose
+  // score ties another's within rounding may be chosen differently).
+  std::map<std::pair<int, int64_t>, attn::Plan> plans;
+  const std::map<std::pair<int, int64_t>, attn::Plan>* plan_replay = nullptr;
 
   std::string_view name() const noexcept override { return in_.name(); }
   backend::Buffer alloc(int64_t n) override { return in_.alloc(n); }
@@ -170,6 +178,14 @@ class RoutingRecorder final : public backend::Backend {
   void attention_sparse(const backend::Act& q, backend::KvCache& c, int l, int64_t pos0,
                         const backend::AttentionParams& p, std::span<const int32_t> g, const attn::SparseConfig& cfg,
                         const backend::Act& o) override {
+    if (plan_replay) {
+      const auto it = plan_replay->find({l, pos0});
+      if (it == plan_replay->end())
+        fail(Errc::internal, "plan replay: no plan for layer " + std::to_string(l) + " at " + std::to_string(pos0));
+      in_.attention(q, c, l, pos0, p, o, &it->second);
+      return;
+    }
+    if (recording) plans[{l, pos0}] = in_.plan_attention(q, c, l, pos0, p, g, cfg);
     in_.attention_sparse(q, c, l, pos0, p, g, cfg, o);
   }
   void synchronize() override { in_.synchronize(); }
@@ -545,6 +561,7 @@ class Checker {
     std::vector<float> greedy_gap;   // top-1 minus top-2 logit at each step
     std::vector<std::vector<float>> step_logits;  // the logits each step's token was chosen from
     std::map<std::pair<int, int64_t>, RoutingRecorder::Decision> routing;  // prompt and steps (MoE models)
+    std::map<std::pair<int, int64_t>, attn::Plan> plans;                    // prompt and steps (sparse runs)
   };
 
   // The prompt in one session (all positions' logits), then n_greedy decode
@@ -554,13 +571,15 @@ class Checker {
                             const std::vector<int32_t>& prompt, int64_t chunk, int n_greedy,
                             const std::optional<attn::SparseConfig>& sparse,
                             const std::map<std::pair<int, int64_t>, RoutingRecorder::Decision>* replay = nullptr,
-                            const std::vector<int32_t>* forced = nullptr) {
+                            const std::vector<int32_t>* forced = nullptr,
+                            const std::map<std::pair<int, int64_t>, attn::Plan>* plan_replay = nullptr) {
     ModelRun r;
     const model::Model probe = model::Model::load(file, be);
     const bool moe = probe.hparams().is_moe();
     RoutingRecorder rec(be, probe.hparams().n_layers);
-    rec.recording = moe;
+    rec.recording = true;
     rec.replay = moe ? replay : nullptr;
+    rec.plan_replay = plan_replay;
     const model::Model m = model::Model::load(std::move(file), rec);
     model::Session s(m, {int64_t(prompt.size()) + n_greedy + 8, chunk, sparse});
     r.logits = s.prefill_all(prompt);
@@ -580,6 +599,7 @@ class Checker {
     }
     r.experts = s.stats().tokens_per_expert;
     r.routing = std::move(rec.decisions);
+    r.plans = std::move(rec.plans);
     return r;
   }
 
@@ -601,9 +621,13 @@ class Checker {
     const gguf::TensorInfo* wq = file->find_tensor("blk.0.attn_q.weight");
     const bool same_weights = wq && wq->type == gguf::TensorType::bf16;
     const double limit = same_weights ? kModelLimit : kModelRoundedWeightsLimit;
+    // The GPU prefills in other chunks on purpose; sparse runs chunk alike so
+    // that the CPU's plans (one per layer and chunk) can be replayed.
+    const int64_t gpu_chunk = sparse ? 512 : 128;
     const ModelRun c = run_model(file, *cpu_, prompt, 512, 32, sparse);
-    const ModelRun g = run_model(file, *gpu_, prompt, 128, 32, sparse);  // other chunking on purpose
-    const ModelRun rp = run_model(file, *gpu_, prompt, 128, 32, sparse, &c.routing, &c.greedy);
+    const ModelRun g = run_model(file, *gpu_, prompt, gpu_chunk, 32, sparse);
+    const ModelRun rp =
+        run_model(file, *gpu_, prompt, gpu_chunk, 32, sparse, &c.routing, &c.greedy, sparse ? &c.plans : nullptr);
     // Gated figures.
     const double mx = max_abs(c.logits);
     double err = rel_error(rp.logits, c.logits);
@@ -640,7 +664,9 @@ class Checker {
     std::snprintf(buf, sizeof buf,
                   "%s; greedy 32 (cpu tokens fed): %d same, %d ties within the step's error, %d WRONG; "
                   "free-running: logits rel.err %.1e (median position %.1e, %lld/%zu positions over), greedy ",
-                  c.routing.empty() ? "dense" : "cpu routing replayed", matched, ties, wrong, rel_error(g.logits, c.logits),
+                  sparse ? (c.routing.empty() ? "cpu plans replayed" : "cpu routing and plans replayed")
+                         : (c.routing.empty() ? "dense" : "cpu routing replayed"),
+                  matched, ties, wrong, rel_error(g.logits, c.logits),
                   sorted[sorted.size() / 2], (long long)over, pos_err.size());
     std::string note = buf;
     note += diverge == c.greedy.size() ? std::string("identical")
