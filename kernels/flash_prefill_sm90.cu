@@ -49,6 +49,43 @@ __device__ __forceinline__ void load_kv_block_sw128(uint32_t tile, const __nv_bf
 
 }  // namespace
 
+// P (the 64x64 S accumulators of a warp after the softmax) as the bf16 A
+// fragments of the P V wgmmas: k-slice kk holds accumulators 8 kk .. 8 kk + 7.
+__device__ __forceinline__ void pack_p_fragments(const float (&s)[32], uint32_t (&pf)[4][4]) {
+#pragma unroll
+  for (int kk = 0; kk < 4; ++kk) {
+    pf[kk][0] = pack_bf16(s[8 * kk], s[8 * kk + 1]);
+    pf[kk][1] = pack_bf16(s[8 * kk + 2], s[8 * kk + 3]);
+    pf[kk][2] = pack_bf16(s[8 * kk + 4], s[8 * kk + 5]);
+    pf[kk][3] = pack_bf16(s[8 * kk + 6], s[8 * kk + 7]);
+  }
+}
+
+// The epilogue of both variants: a warp's two rows per lane (flat rows `row`
+// and row + 8 of the CTA's (token, head) rows), O divided by the softmax sum
+// (summed over the quad), as bf16 into p.o; rows past the query block or the
+// queries are skipped.
+template <int kD>
+__device__ __forceinline__ void store_rows(const PrefillParams& p, const float (&o)[kD / 64][32], const float (&l)[2],
+                                           int row, int quad, int G, int kv_head, int64_t first_query, int Bq) {
+#pragma unroll
+  for (int half = 0; half < 2; ++half) {
+    const float total = quad_sum(l[half]);
+    const float inv = total > 0.0f ? 1.0f / total : 0.0f;
+    const int f = row + half * 8;
+    const int tok = f / G, h = kv_head * G + f % G;
+    const int64_t query = first_query + tok;
+    if (tok >= Bq || query >= p.n_queries) continue;
+    __nv_bfloat16* dst = p.o + query * p.o_stride + int64_t(h) * kD + quad * 2;
+#pragma unroll
+    for (int sub = 0; sub < kD / 64; ++sub)
+#pragma unroll
+      for (int n = 0; n < 8; ++n)
+        *reinterpret_cast<uint32_t*>(dst + sub * 64 + n * 8) =
+            pack_bf16(o[sub][4 * n + 2 * half] * inv, o[sub][4 * n + 2 * half + 1] * inv);
+  }
+}
+
 // kWGs warpgroups of 64 rows each; K/V kStages deep.
 template <int kD, int kMinBlocks, int kWGs = 2, int kStages = 2>
 __global__ void __launch_bounds__(128 * kWGs, kMinBlocks) flash_prefill_sm90_kernel(const PrefillParams p) {
@@ -172,13 +209,7 @@ __global__ void __launch_bounds__(128 * kWGs, kMinBlocks) flash_prefill_sm90_ker
     }
     // P as bf16 A fragments (all computed before the wgmmas, so none waits on them).
     uint32_t pf[4][4];
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk) {
-      pf[kk][0] = pack_bf16(s[8 * kk], s[8 * kk + 1]);
-      pf[kk][1] = pack_bf16(s[8 * kk + 2], s[8 * kk + 3]);
-      pf[kk][2] = pack_bf16(s[8 * kk + 4], s[8 * kk + 5]);
-      pf[kk][3] = pack_bf16(s[8 * kk + 6], s[8 * kk + 7]);
-    }
+    pack_p_fragments(s, pf);
     wgmma_fence();
 #pragma unroll
     for (int kk = 0; kk < 4; ++kk)
@@ -191,22 +222,7 @@ __global__ void __launch_bounds__(128 * kWGs, kMinBlocks) flash_prefill_sm90_ker
   }
   cp_async_wait<0>();
 
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const float total = quad_sum(l[half]);
-    const float inv = total > 0.0f ? 1.0f / total : 0.0f;
-    const int f = warp_row0 + group_id + half * 8;
-    const int tok = f / G, h = kv_head * G + f % G;
-    const int64_t query = first_query + tok;
-    if (tok >= Bq || query >= p.n_queries) continue;
-    __nv_bfloat16* dst = p.o + query * p.o_stride + int64_t(h) * kD + quad * 2;
-#pragma unroll
-    for (int sub = 0; sub < kSub; ++sub)
-#pragma unroll
-      for (int n = 0; n < 8; ++n)
-        *reinterpret_cast<uint32_t*>(dst + sub * 64 + n * 8) =
-            pack_bf16(o[sub][4 * n + 2 * half] * inv, o[sub][4 * n + 2 * half + 1] * inv);
-  }
+  store_rows<kD>(p, o, l, warp_row0 + group_id, quad, G, kv_head, first_query, Bq);
 #else
   __trap();  // built without sm_90a: the host never launches this variant then
 #endif
@@ -327,15 +343,7 @@ __global__ void __launch_bounds__(kSm90Threads, 1) flash_prefill_sm90_rs_kernel(
       l[half] = l[half] * alpha[half] + sum;
     }
   };
-  auto pack_p = [&] {
-#pragma unroll
-    for (int kk = 0; kk < 4; ++kk) {
-      pf[kk][0] = pack_bf16(s[8 * kk], s[8 * kk + 1]);
-      pf[kk][1] = pack_bf16(s[8 * kk + 2], s[8 * kk + 3]);
-      pf[kk][2] = pack_bf16(s[8 * kk + 4], s[8 * kk + 5]);
-      pf[kk][3] = pack_bf16(s[8 * kk + 6], s[8 * kk + 7]);
-    }
-  };
+  auto pack_p = [&] { pack_p_fragments(s, pf); };
 
   if (count > 0) {
     cp_async_wait<kStagesRs - 2>();  // Q and block 0
@@ -395,22 +403,7 @@ __global__ void __launch_bounds__(kSm90Threads, 1) flash_prefill_sm90_rs_kernel(
   }
   cp_async_wait<0>();
 
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const float total = quad_sum(l[half]);
-    const float inv = total > 0.0f ? 1.0f / total : 0.0f;
-    const int f = warp_row0 + group_id + half * 8;
-    const int tok = f / G, h = kv_head * G + f % G;
-    const int64_t query = first_query + tok;
-    if (tok >= Bq || query >= p.n_queries) continue;
-    __nv_bfloat16* dst = p.o + query * p.o_stride + int64_t(h) * kD + quad * 2;
-#pragma unroll
-    for (int sub = 0; sub < kSub; ++sub)
-#pragma unroll
-      for (int n = 0; n < 8; ++n)
-        *reinterpret_cast<uint32_t*>(dst + sub * 64 + n * 8) =
-            pack_bf16(o[sub][4 * n + 2 * half] * inv, o[sub][4 * n + 2 * half + 1] * inv);
-  }
+  store_rows<kD>(p, o, l, warp_row0 + group_id, quad, G, kv_head, first_query, Bq);
 #else
   __trap();
 #endif

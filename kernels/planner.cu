@@ -65,6 +65,48 @@ __global__ void query_means_kernel(const __nv_bfloat16* q, int64_t q_stride, int
 // grid: x = chunk of 32 * tiles KV blocks, y = plan row (relative to row0); 4 warps of
 // `tiles` n-tiles (8 blocks each). Few rows (decode): tiles = 1, many short-latency CTAs.
 // query_means: [query block][n_heads][d] with `qb_stride` elements between query blocks.
+// The G query heads of one KV group (bf16 rows of kD at qh) as the A fragments
+// of m16n8k16 MMAs: row r of the A tile is head r, rows >= G are zero.
+template <int kD>
+__device__ __forceinline__ void load_group_queries(const __nv_bfloat16* qh, int G, int g, int quad,
+                                                   uint32_t (&a)[kD / 16][4]) {
+#pragma unroll
+  for (int kk = 0; kk < kD / 16; ++kk) {
+    const int c = kk * 16 + quad * 2;
+    a[kk][0] = g < G ? *reinterpret_cast<const uint32_t*>(qh + g * kD + c) : 0u;
+    a[kk][1] = g + 8 < G ? *reinterpret_cast<const uint32_t*>(qh + (g + 8) * kD + c) : 0u;
+    a[kk][2] = g < G ? *reinterpret_cast<const uint32_t*>(qh + g * kD + c + 8) : 0u;
+    a[kk][3] = g + 8 < G ? *reinterpret_cast<const uint32_t*>(qh + (g + 8) * kD + c + 8) : 0u;
+  }
+}
+
+// One warp scores 8 blocks: lane (g, quad) passes the summary of block g of
+// the 8 (`sm`, kD bf16), the MMA takes the group's queries against them, and
+// the max over the G heads follows (rows g: c0, c1; rows g + 8: c2, c3). Every
+// lane ends with m0, m1 = the scores of blocks 2 quad and 2 quad + 1.
+template <int kD>
+__device__ __forceinline__ void score_eight_blocks(const __nv_bfloat16* sm, const uint32_t (&a)[kD / 16][4], int G,
+                                                   int g, int quad, float& m0, float& m1) {
+  float c[4] = {0, 0, 0, 0};
+#pragma unroll
+  for (int kk = 0; kk < kD / 16; ++kk) {
+    const uint32_t b0 = *reinterpret_cast<const uint32_t*>(sm + kk * 16 + quad * 2);
+    const uint32_t b1 = *reinterpret_cast<const uint32_t*>(sm + kk * 16 + quad * 2 + 8);
+    mma_bf16(c, a[kk], b0, b1);
+  }
+  m0 = g < G ? c[0] : -INFINITY;
+  m1 = g < G ? c[1] : -INFINITY;
+  if (g + 8 < G) {
+    m0 = fmaxf(m0, c[2]);
+    m1 = fmaxf(m1, c[3]);
+  }
+#pragma unroll
+  for (int off = 4; off < 32; off <<= 1) {
+    m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, off));
+    m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, off));
+  }
+}
+
 template <int kD>
 __global__ void __launch_bounds__(128) score_kernel(const __nv_bfloat16* query_means, int64_t qb_stride,
                                                     const __nv_bfloat16* summaries, RowGeometry geo, int n_heads,
@@ -78,39 +120,14 @@ __global__ void __launch_bounds__(128) score_kernel(const __nv_bfloat16* query_m
   if (j_warp >= visible) return;
   // A fragments straight from global memory (rows >= G are zero).
   uint32_t a[kD / 16][4];
-  const __nv_bfloat16* qm = query_means + qb * qb_stride + int64_t(kv_head) * G * kD;
-#pragma unroll
-  for (int kk = 0; kk < kD / 16; ++kk) {
-    const int c = kk * 16 + quad * 2;
-    a[kk][0] = g < G ? *reinterpret_cast<const uint32_t*>(qm + g * kD + c) : 0u;
-    a[kk][1] = g + 8 < G ? *reinterpret_cast<const uint32_t*>(qm + (g + 8) * kD + c) : 0u;
-    a[kk][2] = g < G ? *reinterpret_cast<const uint32_t*>(qm + g * kD + c + 8) : 0u;
-    a[kk][3] = g + 8 < G ? *reinterpret_cast<const uint32_t*>(qm + (g + 8) * kD + c + 8) : 0u;
-  }
+  load_group_queries<kD>(query_means + qb * qb_stride + int64_t(kv_head) * G * kD, G, g, quad, a);
   float* out = scores + int64_t(blockIdx.y) * n_blocks;
   for (int n = 0; n < tiles; ++n) {
     const int64_t j0 = j_warp + n * 8;
     if (j0 >= visible) break;
     const int64_t jb = min64(j0 + g, n_blocks - 1);  // B column g = block j0 + g
-    const __nv_bfloat16* sm = summaries + (jb * geo.n_kv_heads + kv_head) * kD;
-    float c[4] = {0, 0, 0, 0};
-#pragma unroll
-    for (int kk = 0; kk < kD / 16; ++kk) {
-      const uint32_t b0 = *reinterpret_cast<const uint32_t*>(sm + kk * 16 + quad * 2);
-      const uint32_t b1 = *reinterpret_cast<const uint32_t*>(sm + kk * 16 + quad * 2 + 8);
-      mma_bf16(c, a[kk], b0, b1);
-    }
-    // Column max over the G real rows: rows g (c0, c1) and g + 8 (c2, c3).
-    float m0 = g < G ? c[0] : -INFINITY, m1 = g < G ? c[1] : -INFINITY;
-    if (g + 8 < G) {
-      m0 = fmaxf(m0, c[2]);
-      m1 = fmaxf(m1, c[3]);
-    }
-#pragma unroll
-    for (int off = 4; off < 32; off <<= 1) {
-      m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, off));
-      m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, off));
-    }
+    float m0, m1;
+    score_eight_blocks<kD>(summaries + (jb * geo.n_kv_heads + kv_head) * kD, a, G, g, quad, m0, m1);
     if (g == 0) {
       const int64_t j = j0 + quad * 2;
       if (j < visible) out[j] = m0;
@@ -343,6 +360,7 @@ constexpr int kPlanCluster = 8, kPlanThreads = 512, kPlanTileBlocks = 256;
 template <int kD>
 constexpr int decode_plan_row_elems() { return kD + 8; }  // padded rows: conflict-free B fragment loads
 
+
 template <int kD>
 __global__ void __launch_bounds__(kPlanThreads) decode_plan_kernel(
     const __nv_bfloat16* q, const __nv_bfloat16* summaries, int n_heads, int n_kv_heads, int64_t last,
@@ -382,15 +400,7 @@ __global__ void __launch_bounds__(kPlanThreads) decode_plan_kernel(
   if (my_first < my_end) issue_tile(my_first, min(kPlanTileBlocks, my_end - my_first));
 
   uint32_t a[kD / 16][4];  // the G query heads as the rows of the A tile (rows >= G zero)
-  const __nv_bfloat16* qh = q + int64_t(kv_head) * G * kD;
-#pragma unroll
-  for (int kk = 0; kk < kD / 16; ++kk) {
-    const int c = kk * 16 + quad * 2;
-    a[kk][0] = g < G ? *reinterpret_cast<const uint32_t*>(qh + g * kD + c) : 0u;
-    a[kk][1] = g + 8 < G ? *reinterpret_cast<const uint32_t*>(qh + (g + 8) * kD + c) : 0u;
-    a[kk][2] = g < G ? *reinterpret_cast<const uint32_t*>(qh + g * kD + c + 8) : 0u;
-    a[kk][3] = g + 8 < G ? *reinterpret_cast<const uint32_t*>(qh + (g + 8) * kD + c + 8) : 0u;
-  }
+  load_group_queries<kD>(q + int64_t(kv_head) * G * kD, G, g, quad, a);
   // Forced blocks of this share (config.hpp's rule), while the summaries load:
   // sink and window; global blocks outside them take selection slots.
   const int64_t window_from = last - window_tokens + 1;
@@ -410,25 +420,8 @@ __global__ void __launch_bounds__(kPlanThreads) decode_plan_kernel(
     cp_async_wait<0>();
     __syncthreads();  // the tile and the forced flags are in
     for (int n0 = warp * 8; n0 < nb; n0 += (kPlanThreads / 32) * 8) {
-      const int bl = min(n0 + g, nb - 1);  // B column g = block n0 + g (clamped; not written)
-      const __nv_bfloat16* sm = tile + bl * kRow;
-      float c[4] = {0, 0, 0, 0};
-#pragma unroll
-      for (int kk = 0; kk < kD / 16; ++kk) {
-        const uint32_t b0 = *reinterpret_cast<const uint32_t*>(sm + kk * 16 + quad * 2);
-        const uint32_t b1 = *reinterpret_cast<const uint32_t*>(sm + kk * 16 + quad * 2 + 8);
-        mma_bf16(c, a[kk], b0, b1);
-      }
-      float m0 = g < G ? c[0] : -INFINITY, m1 = g < G ? c[1] : -INFINITY;
-      if (g + 8 < G) {
-        m0 = fmaxf(m0, c[2]);
-        m1 = fmaxf(m1, c[3]);
-      }
-#pragma unroll
-      for (int off = 4; off < 32; off <<= 1) {
-        m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, off));
-        m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, off));
-      }
+      float m0, m1;  // B column g = block n0 + g (clamped; not written)
+      score_eight_blocks<kD>(tile + min(n0 + g, nb - 1) * kRow, a, G, g, quad, m0, m1);
       if (g == 0) {
         const int j = t0 + n0 + quad * 2;  // absolute block index
         if (n0 + quad * 2 < nb) leader_key[j] = forced[j - my_first] ? 0u : order_key(m0);
@@ -511,38 +504,13 @@ __global__ void __launch_bounds__(kPlanThreads) decode_scatter_plan_kernel(
   }
   cp_async_commit();
   uint32_t a[kD / 16][4];  // the G query heads as the rows of the A tile (rows >= G zero)
-  const __nv_bfloat16* qh = q + int64_t(kv_head) * G * kD;
-#pragma unroll
-  for (int kk = 0; kk < kD / 16; ++kk) {
-    const int c = kk * 16 + quad * 2;
-    a[kk][0] = g < G ? *reinterpret_cast<const uint32_t*>(qh + g * kD + c) : 0u;
-    a[kk][1] = g + 8 < G ? *reinterpret_cast<const uint32_t*>(qh + (g + 8) * kD + c) : 0u;
-    a[kk][2] = g < G ? *reinterpret_cast<const uint32_t*>(qh + g * kD + c + 8) : 0u;
-    a[kk][3] = g + 8 < G ? *reinterpret_cast<const uint32_t*>(qh + (g + 8) * kD + c + 8) : 0u;
-  }
+  load_group_queries<kD>(q + int64_t(kv_head) * G * kD, G, g, quad, a);
   cp_async_wait<0>();
   __syncthreads();
   uint32_t* keys = keys_out + int64_t(kv_head) * keys_stride;
   for (int n0 = warp * 8; n0 < nb; n0 += (kPlanThreads / 32) * 8) {
-    const int bl = min(n0 + g, nb - 1);  // B column g = block n0 + g (clamped; not written)
-    const __nv_bfloat16* sm = tile + bl * kRow;
-    float c[4] = {0, 0, 0, 0};
-#pragma unroll
-    for (int kk = 0; kk < kD / 16; ++kk) {
-      const uint32_t b0 = *reinterpret_cast<const uint32_t*>(sm + kk * 16 + quad * 2);
-      const uint32_t b1 = *reinterpret_cast<const uint32_t*>(sm + kk * 16 + quad * 2 + 8);
-      mma_bf16(c, a[kk], b0, b1);
-    }
-    float m0 = g < G ? c[0] : -INFINITY, m1 = g < G ? c[1] : -INFINITY;
-    if (g + 8 < G) {
-      m0 = fmaxf(m0, c[2]);
-      m1 = fmaxf(m1, c[3]);
-    }
-#pragma unroll
-    for (int off = 4; off < 32; off <<= 1) {
-      m0 = fmaxf(m0, __shfl_xor_sync(0xffffffffu, m0, off));
-      m1 = fmaxf(m1, __shfl_xor_sync(0xffffffffu, m1, off));
-    }
+    float m0, m1;  // B column g = block n0 + g (clamped; not written)
+    score_eight_blocks<kD>(tile + min(n0 + g, nb - 1) * kRow, a, G, g, quad, m0, m1);
     if (g == 0) {
       const int j = n0 + quad * 2;
       if (j < nb) keys[t0 + j] = order_key(m0);
