@@ -88,6 +88,12 @@ std::string cpu_name() {
   return "unknown";
 }
 
+std::string load_average() {
+  std::string load;
+  std::getline(std::ifstream("/proc/loadavg") >> std::ws, load);
+  return load;
+}
+
 struct FileResult {
   std::string path;
   uint32_t pages = 0;
@@ -132,6 +138,7 @@ int main(int argc, char** argv) {
       if (fs::exists(real)) files.push_back(real);
   }
   poppler::set_debug_error_function([](const std::string&, void*) {}, nullptr);
+  const std::string load_at_start = load_average();
 
   std::vector<FileResult> results;
   for (const std::string& f : files) {
@@ -238,10 +245,9 @@ int main(int argc, char** argv) {
     machine.insert("cpu", cpu_name());
     machine.insert("hardware_threads", int64_t(sysconf(_SC_NPROCESSORS_ONLN)));
     machine.insert("poppler", poppler::version_string());
-    // Shared machines: the load when the run ended says how noisy it was.
-    std::string load;
-    std::getline(std::ifstream("/proc/loadavg") >> std::ws, load);
-    machine.insert("loadavg", load);
+    // Shared machines: the load at the start and end says how noisy it was.
+    machine.insert("loadavg_at_start", load_at_start);
+    machine.insert("loadavg", load_average());
     root.insert("machine", std::move(machine));
     root.insert("repetitions", int64_t(reps));
     root.insert("threads_all", int64_t(hw));
