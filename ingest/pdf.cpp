@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <type_traits>
 
 #include "ingest/sha256.hpp"
 #include "ingest/text_util.hpp"
@@ -28,10 +29,9 @@ void silence_poppler() {
   std::call_once(once, [] { poppler::set_debug_error_function([](const std::string&, void*) {}, nullptr); });
 }
 
-std::string utf8(const poppler::ustring& s) {
-  const poppler::byte_array bytes = s.to_utf8();
-  return std::string(bytes.begin(), bytes.end());
-}
+// ustring is a std::basic_string of UTF-16 code units.
+static_assert(std::is_same_v<poppler::ustring::value_type, uint16_t>);
+std::string utf8(const poppler::ustring& s) { return utf16_to_utf8(std::span<const uint16_t>(s.data(), s.size())); }
 
 bool bold_font(std::string_view name) {
   // Subset prefixes ("ABCDEF+Times-Bold") and styles: Bold, Black, Heavy,

@@ -133,6 +133,8 @@ const icu::Normalizer2& nfc_normalizer() {
   return *n;
 }
 
+char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
+
 bool is_ascii(std::string_view s) noexcept {
   for (char c : s)
     if (static_cast<unsigned char>(c) >= 0x80) return false;
@@ -148,6 +150,35 @@ std::string fold(std::string_view s) {
 }
 
 }  // namespace
+
+std::string utf16_to_utf8(std::span<const uint16_t> units) {
+  std::string out;
+  out.reserve(units.size());
+  for (size_t i = 0; i < units.size(); ++i) {
+    uint32_t cp = units[i];
+    if (cp >= 0xD800 && cp <= 0xDFFF) {
+      const bool pair = cp <= 0xDBFF && i + 1 < units.size() && units[i + 1] >= 0xDC00 && units[i + 1] <= 0xDFFF;
+      if (pair) cp = 0x10000 + ((cp - 0xD800) << 10) + (units[++i] - 0xDC00);
+      else cp = 0xFFFD;
+    }
+    if (cp < 0x80) {
+      out += char(cp);
+    } else if (cp < 0x800) {
+      out += char(0xC0 | (cp >> 6));
+      out += char(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      out += char(0xE0 | (cp >> 12));
+      out += char(0x80 | ((cp >> 6) & 0x3F));
+      out += char(0x80 | (cp & 0x3F));
+    } else {
+      out += char(0xF0 | (cp >> 18));
+      out += char(0x80 | ((cp >> 12) & 0x3F));
+      out += char(0x80 | ((cp >> 6) & 0x3F));
+      out += char(0x80 | (cp & 0x3F));
+    }
+  }
+  return out;
+}
 
 std::string to_nfc(std::string_view utf8) {
   if (is_ascii(utf8)) return std::string(utf8);
@@ -191,12 +222,8 @@ std::string clean_text(std::string_view s, size_t* replaced) {
 bool iequals(std::string_view a, std::string_view b) {
   if (is_ascii(a) && is_ascii(b)) {
     if (a.size() != b.size()) return false;
-    for (size_t i = 0; i < a.size(); ++i) {
-      char x = a[i], y = b[i];
-      if (x >= 'A' && x <= 'Z') x = char(x + 32);
-      if (y >= 'A' && y <= 'Z') y = char(y + 32);
-      if (x != y) return false;
-    }
+    for (size_t i = 0; i < a.size(); ++i)
+      if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
     return true;
   }
   return fold(a) == fold(b);
@@ -207,12 +234,24 @@ bool istarts_with(std::string_view s, std::string_view prefix, std::string_view*
     if (rest) *rest = s;
     return true;
   }
-  const std::string_view window = s.substr(0, std::min(s.size(), prefix.size() * 3 + 4));
-  if (is_ascii(prefix) && is_ascii(window)) {
-    if (s.size() < prefix.size() || !iequals(s.substr(0, prefix.size()), prefix)) return false;
-    if (rest) *rest = s.substr(prefix.size());
-    return true;
+  if (is_ascii(prefix)) {
+    // ASCII folds to one ASCII byte, so while `s` is ASCII the comparison is
+    // exact byte by byte: a mismatch there rules out every match, and an ASCII
+    // run covering the prefix is the (shortest) match. Only a non-ASCII
+    // character inside the prefix's span needs ICU (many keywords are tried
+    // against every line, and lines with curly quotes used to all go to ICU).
+    for (size_t i = 0; i < prefix.size(); ++i) {
+      if (i == s.size()) return false;
+      const unsigned char c = static_cast<unsigned char>(s[i]);
+      if (c >= 0x80) break;
+      if (ascii_lower(char(c)) != ascii_lower(prefix[i])) return false;
+      if (i + 1 == prefix.size()) {
+        if (rest) *rest = s.substr(prefix.size());
+        return true;
+      }
+    }
   }
+  const std::string_view window = s.substr(0, std::min(s.size(), prefix.size() * 3 + 4));
   // Case folding can change lengths (ß -> ss), so try each code-point boundary
   // of s within a few times the prefix length.
   const std::string target = fold(prefix);

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -56,6 +57,11 @@ bool is_blank(std::string_view s) noexcept;
 // Valid UTF-8 in NFC with C0 controls (except \n and \t) and DEL removed.
 // Invalid UTF-8 sequences become U+FFFD; `replaced` (optional) counts them.
 std::string clean_text(std::string_view s, size_t* replaced = nullptr);
+// UTF-16 code units (host order, as Poppler's ustring holds them) to UTF-8; an
+// unpaired surrogate becomes U+FFFD. Written out by hand because Poppler's
+// ustring::to_utf8 opens an iconv converter per call, which cost more than the
+// rest of our per-word work on text-heavy PDFs.
+std::string utf16_to_utf8(std::span<const uint16_t> units);
 // NFC of valid UTF-8 (ICU); ASCII is returned as is without calling ICU.
 std::string to_nfc(std::string_view utf8);
 // Unicode case-insensitive equality (ICU full case folding).

@@ -323,6 +323,31 @@ int main(int argc, char** argv) try {
                   ours / (double(p.bytes) / 1e6 / p.cpu_s));
   }
 
+  // Where the CPU goes, per MB of source, from the one-thread run and the bare
+  // parse peer, and the all-threads throughput those costs allow if every
+  // thread had a core to itself and scaling were perfect: the ceiling the
+  // goal has to fit under on this machine.
+  json::Object ceiling;
+  if (!best_runs.empty() && !peers.empty()) {
+    const Run& one = best_runs.front();
+    const double mb = double(one.bytes) / 1e6;
+    const double parse = peers.front().cpu_s / (double(peers.front().bytes) / 1e6);
+    const double ingest = one.ingest_cpu_s / mb;
+    const double rest = std::max(0.0, ingest - parse);
+    const double tokenize = one.tokenize_cpu_s / mb;
+    const double total = ingest + tokenize;
+    std::printf(
+        "CPU per MB: tree-sitter parse %.3f s, rest of ingestion %.3f s, tokenization %.3f s = %.3f s;\n"
+        "ceiling on %u threads with perfect scaling: %.1f MB/s (%.1f MB/s for the parse alone)\n",
+        parse, rest, tokenize, total, hardware, hardware / total, hardware / parse);
+    ceiling.insert("parse_cpu_seconds_per_mb", parse);
+    ceiling.insert("rest_of_ingest_cpu_seconds_per_mb", rest);
+    ceiling.insert("tokenize_cpu_seconds_per_mb", tokenize);
+    ceiling.insert("threads", hardware);
+    ceiling.insert("total_mb_per_s_at_perfect_scaling", hardware / total);
+    ceiling.insert("parse_only_mb_per_s_at_perfect_scaling", hardware / parse);
+  }
+
   if (!json_out.empty()) {
     json::Object doc;
     doc.insert("benchmark", "ingest_code");
@@ -338,6 +363,7 @@ int main(int argc, char** argv) try {
     doc.insert("goal", "total_mb_per_s >= 20 on all threads, tokenization included (issue 4)");
     doc.insert("runs", json::Value(std::move(runs_json)));
     doc.insert("peers", json::Value(std::move(peers_json)));
+    doc.insert("ceiling", json::Value(std::move(ceiling)));
     std::ofstream(json_out) << json::serialize(json::Value(std::move(doc)), 2) << "\n";
     std::cout << "wrote " << json_out << "\n";
   }

@@ -82,6 +82,27 @@ TEST_CASE("case-insensitive matching goes through ICU folding") {
   CHECK(istarts_with("\xC3\x84NDERUNG 3", "\xC3\xA4nderung", &rest));  // Ä / ä
   CHECK(rest == " 3");
   CHECK_FALSE(istarts_with("Art", "article"));
+  // ASCII prefixes against text with non-ASCII characters after, inside or
+  // instead of the prefix's span (the byte-wise shortcut must agree with ICU).
+  CHECK(istarts_with("MEANS \xE2\x80\x9Cx\xE2\x80\x9D", "means", &rest));
+  CHECK(rest == " \xE2\x80\x9Cx\xE2\x80\x9D");
+  CHECK_FALSE(istarts_with("meant \xE2\x80\x9C", "means"));
+  CHECK(istarts_with("\xE2\x84\xAA" "EY", "key", &rest));  // KELVIN SIGN folds to k
+  CHECK(rest.empty());
+  CHECK(istarts_with("Ma\xC3\x9F", "mass", &rest));  // ß folds to ss
+  CHECK(rest.empty());
+  CHECK_FALSE(istarts_with("\xC3\xA9t\xC3\xA9", "ete"));
+  CHECK_FALSE(istarts_with("Pag", "page"));
+  CHECK(istarts_with("PAGE", "page", &rest));
+  CHECK(rest.empty());
+}
+
+TEST_CASE("UTF-16 to UTF-8") {
+  const uint16_t text[] = {'A', 0xE9, 0x20AC, 0xD83D, 0xDE00};  // A é € 😀
+  CHECK(utf16_to_utf8(text) == "A\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80");
+  const uint16_t lone[] = {0xDC00, 'x', 0xD800};  // unpaired surrogates
+  CHECK(utf16_to_utf8(lone) == "\xEF\xBF\xBDx\xEF\xBF\xBD");
+  CHECK(utf16_to_utf8({}).empty());
 }
 
 TEST_CASE("defined terms") {
