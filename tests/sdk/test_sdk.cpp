@@ -257,6 +257,9 @@ TEST_CASE("sdk: a corpus larger than the context budget is refused with the numb
     CHECK(e.status() == Status::context_too_large);
     const std::string m = e.what();
     CHECK(m.find("corpus too large") != std::string::npos);
+    std::string count = std::to_string(tokens);  // the corpus size, with thousands separators
+    for (int i = int(count.size()) - 3; i > 0; i -= 3) count.insert(size_t(i), ",");
+    CHECK(m.find(count + " tokens") != std::string::npos);
     CHECK(m.find("1,024") != std::string::npos);        // the budget
     CHECK(m.find("fit") != std::string::npos);          // what fits
     CHECK(m.find("raise the context budget") != std::string::npos);
@@ -289,12 +292,20 @@ TEST_CASE("sdk: wrong model files give clear errors") {
     CHECK(std::string(e.what()).find("notes.gguf") != std::string::npos);
   }
   eo.model_path = fx.contract.string();  // a Markdown file
-  CHECK_THROWS_AS(Engine{eo}, Exception);
+  try {
+    Engine e(eo);
+    FAIL("expected an error");
+  } catch (const Exception& e) {
+    CHECK(e.status() == Status::format);
+    CHECK(std::string(e.what()).find("master_services_agreement.md") != std::string::npos);
+  }
   eo.model_path = "";
   try {
     Engine e(eo);
+    FAIL("expected an error");
   } catch (const Exception& e) {
     CHECK(e.status() == Status::invalid_argument);
+    CHECK(std::string(e.what()).find("make-tiny") != std::string::npos);  // says how to get one
   }
 }
 
