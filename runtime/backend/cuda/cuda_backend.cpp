@@ -55,8 +55,16 @@ CudaBackendImpl::CudaBackendImpl(const CudaOptions& o)
   check_cublas(cublasSetStream(cublas_, stream_), "set stream");
   // Hopper kernels want a workspace; 32 MiB is what NVIDIA recommends for sm_90.
   constexpr size_t kWorkspace = size_t(32) << 20;
-  cublas_workspace_ = device_alloc(kWorkspace, "cuBLAS workspace", budget_);
-  check_cublas(cublasSetWorkspace(cublas_, cublas_workspace_.get(), kWorkspace), "set workspace");
+  try {
+    cublas_workspace_ = device_alloc(kWorkspace, "cuBLAS workspace", budget_);
+    check_cublas(cublasSetWorkspace(cublas_, cublas_workspace_.get(), kWorkspace), "set workspace");
+  } catch (...) {
+    // No destructor runs for a half-built backend: release the handles here
+    // (a max_device_memory below 32 MiB fails right here, and "auto" goes on).
+    cublasDestroy(cublas_);
+    cudaStreamDestroy(stream_);
+    throw;
+  }
 }
 
 CudaBackendImpl::~CudaBackendImpl() {
