@@ -173,6 +173,21 @@ class KvCache {
   virtual int64_t size() const noexcept = 0;
   // Forgets positions >= n_tokens (n_tokens <= size()).
   virtual void truncate(int64_t n_tokens) = 0;
+
+  // A cache with the same contents that then evolves on its own (a forked
+  // conversation): writes to either are never seen by the other. A backend
+  // with paged memory shares the full blocks instead of copying them (see
+  // kv::PagedCache). Null when the backend cannot fork: the caller recomputes.
+  // Serialise with this cache's writes, like any mutation.
+  virtual std::unique_ptr<KvCache> fork() { return nullptr; }
+
+  // Memory this cache holds, for reports and tests.
+  struct Memory {
+    size_t bytes = 0;         // everything this cache references
+    size_t shared_bytes = 0;  // of which also referenced by another cache now
+    size_t family_bytes = 0;  // distinct bytes of this cache, its origin and all forks
+  };
+  virtual Memory memory() const noexcept { return {}; }
 };
 
 class Backend {

@@ -11,7 +11,7 @@ namespace {
 constexpr int kB = kBlockTokens;
 }
 
-PagedCache::PagedCache(const CacheConfig& config) : config_(config) {
+PagedCache::PagedCache(const CacheConfig& config) : config_(config), family_(std::make_shared<PageCount>()) {
   if (config.n_layers <= 0 || config.n_kv_heads <= 0 || config.head_dim <= 0 || config.max_tokens <= 0)
     fail(Errc::invalid_argument, "kv cache: layers, kv heads, head_dim and max_tokens must be positive");
   head_block_floats_ = size_t(config.head_dim) * kB;
@@ -25,9 +25,56 @@ size_t PagedCache::page_floats() const noexcept {
   return 2 * h * head_block_floats_ + h * d * (config_.minmax_summary ? 3 : 1);
 }
 
-float* PagedCache::page(int layer, int64_t block) { return pages_[size_t(layer)][size_t(block)].get(); }
+std::shared_ptr<float[]> PagedCache::new_page(const float* copy_of) const {
+  // The deleter keeps the family's count alive and exact whichever cache of the
+  // family drops the page last.
+  struct Release {
+    std::shared_ptr<PageCount> family;
+    void operator()(float* p) const noexcept {
+      family->live.fetch_sub(1, std::memory_order_relaxed);
+      delete[] p;
+    }
+  };
+  // A copy is not zeroed first (a page is a quarter MiB in large models).
+  std::shared_ptr<float[]> p(copy_of ? new float[page_floats()] : new float[page_floats()](), Release{family_});
+  family_->live.fetch_add(1, std::memory_order_relaxed);
+  if (copy_of) std::copy_n(copy_of, page_floats(), p.get());
+  return p;
+}
+
 const float* PagedCache::page(int layer, int64_t block) const {
-  return pages_[size_t(layer)][size_t(block)].get();
+  return pages_[size_t(layer)][size_t(block)].data.get();
+}
+
+float* PagedCache::writable_page(int layer, int64_t block) {
+  Page& pg = pages_[size_t(layer)][size_t(block)];
+  if (pg.shared) {
+    pg.data = new_page(pg.data.get());
+    pg.shared = false;
+  }
+  return pg.data.get();
+}
+
+PagedCache PagedCache::fork() {
+  PagedCache f(config_);
+  f.family_ = family_;
+  f.size_ = size_;
+  for (int layer = 0; layer < config_.n_layers; ++layer) {
+    auto& mine = pages_[size_t(layer)];
+    auto& theirs = f.pages_[size_t(layer)];
+    theirs.reserve(mine.size());
+    for (size_t b = 0; b < mine.size(); ++b) {
+      if (block_fill(layer, int64_t(b)) == kB) {
+        // Full: immutable from now on in both caches.
+        mine[b].shared = true;
+        theirs.push_back(mine[b]);
+      } else {
+        // The partial last block: both will append into it, so each gets its own.
+        theirs.push_back(Page{new_page(mine[b].data.get()), false});
+      }
+    }
+  }
+  return f;
 }
 
 const float* PagedCache::keys_t(int layer, int64_t block, int head) const {
@@ -56,8 +103,17 @@ int PagedCache::block_fill(int layer, int64_t block) const {
 size_t PagedCache::bytes_allocated() const noexcept {
   size_t n = 0;
   for (const auto& layer : pages_) n += layer.size();
-  return n * page_floats() * sizeof(float);
+  return n * page_bytes();
 }
+
+size_t PagedCache::bytes_shared() const noexcept {
+  size_t n = 0;
+  for (const auto& layer : pages_)
+    for (const Page& p : layer) n += p.data.use_count() > 1 ? 1 : 0;
+  return n * page_bytes();
+}
+
+int64_t PagedCache::family_pages() const noexcept { return family_->live.load(std::memory_order_relaxed); }
 
 void PagedCache::write(int layer, int64_t pos0, int64_t n, const float* k, int64_t k_stride, const float* v,
                        int64_t v_stride) {
@@ -73,14 +129,11 @@ void PagedCache::write(int layer, int64_t pos0, int64_t n, const float* k, int64
                                      std::to_string(config_.max_tokens) + "; use a larger context");
   auto& pages = pages_[size_t(layer)];
   const int64_t need_blocks = blocks_for(pos0 + n);
-  while (int64_t(pages.size()) < need_blocks) {
-    auto p = std::make_unique<float[]>(page_floats());  // value-initialised: zeros
-    pages.push_back(std::move(p));
-  }
+  while (int64_t(pages.size()) < need_blocks) pages.push_back(Page{new_page(), false});
   const int H = config_.n_kv_heads, D = config_.head_dim;
   for (int64_t t = 0; t < n; ++t) {
     const int64_t pos = pos0 + t;
-    float* pg = page(layer, pos / kB);
+    float* pg = writable_page(layer, pos / kB);
     const int slot = int(pos % kB);
     const float* krow = k + t * k_stride;
     const float* vrow = v + t * v_stride;
@@ -100,7 +153,7 @@ void PagedCache::write(int layer, int64_t pos0, int64_t n, const float* k, int64
 void PagedCache::update_summary(int layer, int64_t block) {
   const int fill = block_fill(layer, block);
   const int H = config_.n_kv_heads, D = config_.head_dim;
-  float* pg = page(layer, block);
+  float* pg = writable_page(layer, block);
   float* mean = pg + 2 * size_t(H) * head_block_floats_;
   float* mn = mean + size_t(H) * size_t(D);
   float* mx = mn + size_t(H) * size_t(D);
@@ -137,7 +190,7 @@ void PagedCache::truncate(int64_t n_tokens) {
       // zero the forgotten tail of the last block so reads past the fill stay zero
       const int64_t b = n_tokens / kB;
       const int fill = int(n_tokens % kB);
-      float* pg = page(layer, b);
+      float* pg = writable_page(layer, b);
       for (int h = 0; h < H; ++h) {
         float* kt = pg + size_t(h) * head_block_floats_;
         float* vv = pg + size_t(H + h) * head_block_floats_;

@@ -11,8 +11,18 @@
 // The summaries are what the sparse planner scores (mean-query . mean-key, or the
 // min/max upper bound); they are recomputed for every block a write touches, so
 // they are exact for partially filled blocks too.
+//
+// Forks share pages. fork() makes a second cache with the same contents in
+// which every full block (64 filled tokens) is the same page, reference-counted;
+// only the last, partially filled block is copied, since both caches will append
+// into it. A shared page is immutable: a write or truncate that would change it
+// copies it first (copy-on-write), so neither cache ever sees the other's later
+// tokens. A page is freed when the last cache holding it drops it. A cache and
+// all caches forked from it (transitively) form a family that counts its
+// distinct live pages, so memory can be measured with sharing taken into account.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -25,6 +35,16 @@ namespace folio::kv {
 class PagedCache {
  public:
   explicit PagedCache(const CacheConfig& config);
+  PagedCache(PagedCache&&) noexcept = default;
+  PagedCache& operator=(PagedCache&&) noexcept = default;
+  PagedCache(const PagedCache&) = delete;  // fork() says what is shared
+  PagedCache& operator=(const PagedCache&) = delete;
+
+  // A cache with the same contents: full blocks shared, the partial last block
+  // copied (see the header comment). Marks the shared pages copy-on-write in
+  // this cache too, hence non-const; the caller serialises it with this
+  // cache's writes, as for any other mutation.
+  PagedCache fork();
 
   const CacheConfig& config() const noexcept { return config_; }
   // Tokens stored (layer 0 decides; every layer is written for every token).
@@ -51,19 +71,39 @@ class PagedCache {
   // Tokens filled in a block.
   int block_fill(int layer, int64_t block) const;
 
-  // Bytes held by pages now.
+  // Bytes of the pages this cache references (shared pages counted in full).
   size_t bytes_allocated() const noexcept;
+  // Of those, bytes of pages another cache references too right now.
+  size_t bytes_shared() const noexcept;
+  // Pages (and bytes) alive in this cache's family (it, the cache it was forked
+  // from, and every fork), each shared page counted once.
+  int64_t family_pages() const noexcept;
+  size_t family_bytes() const noexcept { return size_t(family_pages()) * page_floats() * sizeof(float); }
+  size_t page_bytes() const noexcept { return page_floats() * sizeof(float); }
 
  private:
+  // Live pages of a family; each page's deleter decrements it.
+  struct PageCount {
+    std::atomic<int64_t> live{0};
+  };
+  struct Page {
+    std::shared_ptr<float[]> data;
+    bool shared = false;  // handed to a fork: copy before changing it
+  };
+
   size_t page_floats() const noexcept;
-  float* page(int layer, int64_t block);
+  // A page counted in the family: zeros, or a copy of the page at `copy_of`.
+  std::shared_ptr<float[]> new_page(const float* copy_of = nullptr) const;
   const float* page(int layer, int64_t block) const;
+  // The page for writing: a shared page is replaced by a private copy first.
+  float* writable_page(int layer, int64_t block);
   void update_summary(int layer, int64_t block);
 
   CacheConfig config_;
   size_t head_block_floats_;  // head_dim * kBlockTokens
-  std::vector<std::vector<std::unique_ptr<float[]>>> pages_;  // [layer][block]
-  std::vector<int64_t> size_;                                  // per layer
+  std::vector<std::vector<Page>> pages_;  // [layer][block]
+  std::vector<int64_t> size_;             // per layer
+  std::shared_ptr<PageCount> family_;
 };
 
 }  // namespace folio::kv

@@ -145,6 +145,17 @@ Session::Session(const Model& model, const SessionOptions& options) : model_(&mo
 Session::~Session() = default;
 Session::Session(Session&&) noexcept = default;
 
+bool Session::fork_cache_from(Session& origin) {
+  if (origin.model_ != model_) fail(Errc::invalid_argument, "session: fork from a session of another model");
+  if (origin.max_tokens_ != max_tokens_)
+    fail(Errc::invalid_argument, "session: fork between sessions of different capacities");
+  auto cache = origin.cache_->fork();
+  if (!cache) return false;
+  cache_ = std::move(cache);
+  n_past_ = origin.n_past_;
+  return true;
+}
+
 void Session::truncate(int64_t n) {
   if (n < 0 || n > n_past_) fail(Errc::invalid_argument, "session: truncate past the end");
   cache_->truncate(n);

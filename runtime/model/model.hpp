@@ -103,6 +103,11 @@ class Session {
   // Continues after the KV cache was filled from outside the session (a snapshot
   // restored by runtime/store): positions 0 .. kv_cache().size()-1 count as done.
   void resume_from_cache() noexcept { n_past_ = cache_->size(); }
+  // Replaces this session's (empty) KV cache by a fork of `origin`'s
+  // (backend::KvCache::fork: full blocks shared) and continues after it. False,
+  // and nothing changed, when the backend cannot fork its cache. Both sessions
+  // must belong to the same model and have the same capacity; serialise with `origin`'s forward passes.
+  bool fork_cache_from(Session& origin);
 
   const Model& model() const noexcept { return *model_; }
   backend::KvCache& kv_cache() noexcept { return *cache_; }

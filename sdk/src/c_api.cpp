@@ -153,6 +153,8 @@ folio_status folio_engine_open(const folio_engine_options* options, folio_engine
     eo.store_path = str(o.store_path);
     eo.store_max_bytes = o.store_max_bytes;
     eo.full_fingerprint = o.full_fingerprint != 0;
+    if (o.backend) eo.backend = o.backend;
+    eo.max_device_memory = o.max_device_memory;
     e->engine.emplace(eo);
     e->info = e->engine->model_info();
   });
@@ -175,6 +177,8 @@ folio_status folio_engine_model_info(folio_engine* e, folio_model_info* info) {
   m.context_budget = e->info.context_budget;
   m.random_weights = e->info.random_weights ? 1 : 0;
   m.threads = e->info.threads;
+  m.backend = e->info.backend.c_str();
+  m.backend_note = e->info.backend_note.c_str();
   return copy_out(m, info, e);
 }
 
@@ -318,6 +322,17 @@ void folio_session_cancel(folio_session* s) {
 folio_status folio_session_reset(folio_session* s) {
   if (!s || !s->session) return not_ready(s, "folio_session_reset");
   return guard(s, [&] { s->session->reset(); });
+}
+
+folio_status folio_session_kv_memory(folio_session* s, uint64_t* bytes, uint64_t* shared_bytes,
+                                     uint64_t* family_bytes) {
+  if (!s || !s->session) return not_ready(s, "folio_session_kv_memory");
+  return guard(s, [&] {
+    const folio::KvMemory m = s->session->kv_memory();
+    if (bytes) *bytes = m.bytes;
+    if (shared_bytes) *shared_bytes = m.shared_bytes;
+    if (family_bytes) *family_bytes = m.family_bytes;
+  });
 }
 
 void folio_session_free(folio_session* s) { delete s; }

@@ -4,6 +4,9 @@
 #include <filesystem>
 
 #include "runtime/backend/cpu/cpu_backend.hpp"
+#if FOLIO_SDK_CUDA
+#include "runtime/backend/cuda/cuda_backend.hpp"
+#endif
 #include "runtime/common/error.hpp"
 #include "runtime/model/hparams.hpp"
 #include "runtime/store/session_snapshot.hpp"
@@ -23,6 +26,38 @@ const store::KeyContext& EngineImpl::keys() {
 
 namespace {
 
+// Puts the model on the GPU when `o.backend` asks for it and it fits. Returns
+// false, with the reason in `note`, when "auto" should fall back to the CPU;
+// with "cuda" the failure is the caller's error.
+bool load_on_gpu([[maybe_unused]] EngineImpl& e, const EngineOptions& o, std::string& note) {
+  const bool required = o.backend == "cuda";
+#if FOLIO_SDK_CUDA
+  if (!cuda::cuda_device_available()) {
+    if (required) fail(Errc::unsupported, "backend \"cuda\": no CUDA device is usable; use \"auto\" or \"cpu\"");
+    note = "no CUDA device is usable: running on the CPU";
+    return false;
+  }
+  try {
+    cuda::CudaOptions co;
+    co.max_device_memory = size_t(o.max_device_memory);
+    auto gpu = cuda::make_cuda_backend(co);
+    auto m = std::make_unique<model::Model>(model::Model::load(e.file, *gpu));
+    e.backend = std::move(gpu);  // declared before `model`: outlives it
+    e.model = std::move(m);
+    return true;
+  } catch (const Error& err) {
+    if (required) fail(err.code(), std::string(err.what()) + " (backend \"cuda\"; \"auto\" would fall back to the CPU)");
+    note = std::string("the model did not fit on the GPU, running on the CPU: ") + err.what();
+    std::fprintf(stderr, "folio: %s\n", note.c_str());  // a real fallback: say so, as for the store
+    return false;
+  }
+#else
+  if (required) fail(Errc::unsupported, "backend \"cuda\": this libfolio was built without CUDA; use \"cpu\"");
+  note = "this libfolio was built without CUDA: running on the CPU";
+  return false;
+#endif
+}
+
 std::shared_ptr<EngineImpl> load_engine(const EngineOptions& o) {
   if (o.model_path.empty())
     fail(Errc::invalid_argument, "no model: set EngineOptions::model_path to a GGUF file "
@@ -32,14 +67,19 @@ std::shared_ptr<EngineImpl> load_engine(const EngineOptions& o) {
     fail(Errc::io, o.model_path + ": no such model file");
   if (o.context_budget < 0) fail(Errc::invalid_argument, "context_budget must not be negative");
   if (o.threads < 0) fail(Errc::invalid_argument, "threads must not be negative");
+  if (o.backend != "cpu" && o.backend != "cuda" && o.backend != "auto")
+    fail(Errc::invalid_argument, "backend must be \"cpu\", \"cuda\" or \"auto\", not \"" + o.backend + "\"");
 
   auto e = std::make_shared<EngineImpl>();
   e->options = o;
   e->file = std::make_shared<const gguf::File>(gguf::File::open(o.model_path));
-  cpu::CpuOptions co;
-  co.n_threads = o.threads;
-  e->backend = cpu::make_cpu_backend(co);
-  e->model = std::make_unique<model::Model>(model::Model::load(e->file, *e->backend));
+  std::string backend_note;
+  if (o.backend == "cpu" || !load_on_gpu(*e, o, backend_note)) {
+    cpu::CpuOptions co;
+    co.n_threads = o.threads;
+    e->backend = cpu::make_cpu_backend(co);
+    e->model = std::make_unique<model::Model>(model::Model::load(e->file, *e->backend));
+  }
   tok::Tokenizer tokenizer(tok::vocab_from_gguf(*e->file));
   const model::HParams& hp = e->model->hparams();
   if (int64_t(tokenizer.vocab_size()) > hp.n_vocab)
@@ -62,7 +102,8 @@ std::shared_ptr<EngineImpl> load_engine(const EngineOptions& o) {
   mi.context_budget = o.context_budget > 0 ? o.context_budget : std::min<int64_t>(model_ctx, 32768);
   mi.random_weights = e->file->get_bool_or("folio.random_weights", false);
   mi.backend = std::string(e->backend->name());
-  mi.threads = cpu::cpu_backend_threads(*e->backend);
+  mi.threads = cpu::cpu_backend_threads(*e->backend);  // 0 on the GPU
+  mi.backend_note = std::move(backend_note);
 
   if (!o.store_path.empty()) {
     store::StoreOptions so;

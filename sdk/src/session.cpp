@@ -189,7 +189,9 @@ struct SessionImpl {
     }
   }
 
-  // A copy of this session's corpus KV in a new model session.
+  // A new session over the same corpus KV. The corpus blocks are shared with
+  // this session, not copied (model::Session::fork_cache_from); only the
+  // partial last block is copied, and each side appends its own questions.
   std::unique_ptr<SessionImpl> fork() {
     std::lock_guard lock(ask_mutex);
     auto f = std::make_unique<SessionImpl>();
@@ -204,33 +206,8 @@ struct SessionImpl {
     f->open = open;
     f->history = history;
     f->ms = make_model_session();
-    auto* src = dynamic_cast<cpu::CpuKvCache*>(&ms->kv_cache());
-    auto* dst = dynamic_cast<cpu::CpuKvCache*>(&f->ms->kv_cache());
-    if (!src || !dst) {
-      // Another backend: recompute (no host-side copy of its cache here).
-      f->prefill(*prefix, {}, "prefill");
-      return f;
-    }
-    const kv::CacheConfig& cc = src->config();
-    const int64_t n = int64_t(prefix->size());
-    const int64_t row = int64_t(cc.n_kv_heads) * cc.head_dim;
-    std::vector<float> k(size_t(kv::kBlockTokens * row)), v(k.size());
-    for (int l = 0; l < cc.n_layers; ++l) {
-      for (int64_t b = 0; b * kv::kBlockTokens < n; ++b) {
-        const int fill = int(std::min<int64_t>(kv::kBlockTokens, n - b * kv::kBlockTokens));
-        for (int g = 0; g < cc.n_kv_heads; ++g) {
-          const float* kt = src->paged().keys_t(l, b, g);  // [head_dim][64]
-          const float* vs = src->paged().values(l, b, g);  // [64][head_dim]
-          for (int t = 0; t < fill; ++t)
-            for (int d = 0; d < cc.head_dim; ++d) {
-              k[size_t(t * row + g * cc.head_dim + d)] = kt[d * kv::kBlockTokens + t];
-              v[size_t(t * row + g * cc.head_dim + d)] = vs[t * cc.head_dim + d];
-            }
-        }
-        dst->paged().write(l, b * kv::kBlockTokens, fill, k.data(), row, v.data(), row);
-      }
-    }
-    f->ms->resume_from_cache();
+    // Between asks this session holds exactly the corpus (ask truncates back).
+    if (!f->ms->fork_cache_from(*ms)) f->prefill(*prefix, {}, "prefill");  // backend cannot fork: recompute
     return f;
   }
 
@@ -399,6 +376,12 @@ Answer Session::ask(std::string_view question, const AskOptions& options) {
 
 Session Session::fork() const {
   return detail::guarded([&] { return Session(impl_->fork()); });
+}
+
+KvMemory Session::kv_memory() const {
+  std::lock_guard lock(impl_->ask_mutex);  // the page tables change while an ask runs
+  const backend::KvCache::Memory m = impl_->ms->kv_cache().memory();
+  return {m.bytes, m.shared_bytes, m.family_bytes};
 }
 
 void Session::cancel() noexcept { impl_->cancel_flag = true; }

@@ -694,6 +694,55 @@ class Checker {
     record("model " + name, std::to_string(prompt.size()) + " tokens", err, limit, note, wrong == 0);
   }
 
+  // max_device_memory: a cap the model does not fit under fails with
+  // out_of_memory naming the allocation and its size; the backend's KV cache
+  // hits the cap the same way; the CPU backend then runs the same model.
+  void device_memory_cap() {
+    auto cfg = model::tiny_preset("qwen3moe", "tiny");
+    const auto bytes = std::make_shared<std::vector<std::byte>>(model::tiny_model_bytes(cfg));
+    auto file = std::make_shared<const gguf::File>(gguf::File::parse(*bytes, "tiny.gguf"));
+    const size_t workspace = size_t(32) << 20;  // the cuBLAS workspace every backend allocates first
+    auto expect_oom = [&](const std::string& name, size_t cap, bool with_session, const std::string& what) {
+      cuda::CudaOptions o;
+      o.max_device_memory = cap;
+      auto be = cuda::make_cuda_backend(o);
+      std::string msg;
+      bool oom = false;
+      try {
+        const model::Model m = model::Model::load(file, *be);
+        if (with_session) {
+          model::Session s(m, {4096, 64});
+          std::vector<int32_t> prompt(3000, 7);  // grows the KV cache past the cap
+          (void)s.prefill(prompt);
+        }
+      } catch (const Error& e) {
+        oom = e.code() == Errc::out_of_memory;
+        msg = e.what();
+      }
+      const bool named = msg.find(what) != std::string::npos && msg.find("max_device_memory") != std::string::npos;
+      record(name, "cap " + std::to_string(cap >> 10) + " KiB", oom && named ? 0.0 : 1.0, 0.5,
+             msg.empty() ? "no error" : msg);
+    };
+    expect_oom("max_device_memory: weights", workspace + (size_t(4) << 10), false, "weight '");
+    // Room for the weights and a session's buffers (as charged), not for the
+    // first 1024-token growth of the KV cache (256 KiB per layer here).
+    size_t charged = 0;
+    {
+      auto be = cuda::make_cuda_backend();
+      const model::Model m = model::Model::load(file, *be);
+      model::Session s(m, {4096, 64});
+      charged = be->device_memory_allocated();
+    }
+    expect_oom("max_device_memory: kv cache", charged + (size_t(128) << 10), true, "cannot allocate");
+    // The CPU path is unaffected.
+    const model::Model m = model::Model::load(file, *cpu_);
+    model::Session s(m, {256, 64});
+    std::vector<int32_t> prompt(40, 5);
+    const auto logits = s.prefill(prompt);
+    const bool finite = std::all_of(logits.begin(), logits.end(), [](float v) { return std::isfinite(v); });
+    record("max_device_memory: cpu still runs", "40 tokens", finite ? 0.0 : 1.0, 0.5);
+  }
+
   void tiny_models() {
     struct Case {
       std::string name;
@@ -932,6 +981,7 @@ int main(int argc, char** argv) {
     c.guarded("moe", [&] { c.moe(); });
     c.attention();
     c.tiny_models();
+    c.guarded("max_device_memory", [&] { c.device_memory_cap(); });
 #if FOLIO_CHECK_WITH_STORE
     c.snapshots();
 #endif

@@ -92,6 +92,31 @@ def test_forks_answer_in_parallel_threads(tiny_model, sample_corpus):
         assert results == [expected] * 3
 
 
+def test_forks_share_the_corpus_kv(tiny_model, sample_corpus):
+    with folio.Engine(tiny_model, threads=1) as engine:
+        base = engine.session(mixed(engine, sample_corpus))
+        m0 = base.kv_memory()
+        assert m0["bytes"] > 0 and m0["family_bytes"] == m0["bytes"] and m0["shared_bytes"] == 0
+        forks = [base.fork() for _ in range(4)]
+        f = forks[0].kv_memory()
+        own = f["bytes"] - f["shared_bytes"]  # the copied partial block
+        assert 0 < own < m0["bytes"] // 4
+        assert base.kv_memory()["family_bytes"] == m0["bytes"] + 4 * own
+        for fk in forks:
+            fk.close()
+        assert base.kv_memory() == m0
+
+
+def test_backend_option(tiny_model):
+    with pytest.raises(folio.Error) as err:
+        folio.Engine(tiny_model, backend="tpu")
+    assert "auto" in str(err.value)
+    with folio.Engine(tiny_model, backend="auto") as engine:
+        info = engine.model_info
+        assert info["backend"] in ("cpu", "cuda")
+        assert (info["backend_note"] != "") == (info["backend"] == "cpu")
+
+
 def test_errors_carry_the_library_message(tiny_model, sample_corpus, tmp_path):
     with pytest.raises(folio.IOFailure, match="missing.gguf"):
         folio.Engine(str(tmp_path / "missing.gguf"))

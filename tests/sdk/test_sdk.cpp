@@ -138,6 +138,64 @@ TEST_CASE("sdk: the same question gives the same answer from a session, a fork a
   for (size_t i = 0; i < wa.size(); ++i) CHECK(wr[i] == doctest::Approx(wa[i]).epsilon(1e-9));
 }
 
+TEST_CASE("sdk: forks share the corpus KV, answer identically and pay only for their own tokens") {
+  SdkFixture fx;
+  Engine engine(fx.engine_options());
+  Corpus corpus = fx.mixed_corpus(engine);
+  auto base = std::make_unique<Session>(engine.open_session(corpus));
+  const int64_t corpus_tokens = base->open_timings().corpus_tokens;
+  const int64_t blocks = (corpus_tokens + 63) / 64;
+  REQUIRE(corpus_tokens % 64 != 0);  // the partial last block is the one a fork copies
+  AskOptions ao = greedy(10);
+  ao.evidence_anchors = 4;
+  const Answer want1 = base->ask("What is the liability cap?", ao);
+  const Answer want2 = base->ask("Which law governs the agreement?", ao);
+  const KvMemory m0 = base->kv_memory();
+  REQUIRE(m0.bytes > 0);
+  CHECK(m0.family_bytes == m0.bytes);  // the asks were cut off again
+  CHECK(m0.shared_bytes == 0);
+  const uint64_t block = m0.bytes / uint64_t(blocks);  // one 64-token block of every layer
+  REQUIRE(block * uint64_t(blocks) == m0.bytes);
+
+  std::vector<Session> forks;
+  for (int i = 0; i < 6; ++i) forks.push_back(base->fork());
+  // Six forks cost six copies of the partial block, not six corpora.
+  const KvMemory m6 = base->kv_memory();
+  CHECK(m6.family_bytes == m0.bytes + 6 * block);
+  CHECK(m6.shared_bytes == m0.bytes - block);
+  const KvMemory f0 = forks[0].kv_memory();
+  CHECK(f0.bytes == m0.bytes);
+  CHECK(f0.bytes - f0.shared_bytes == block);
+  CHECK(f0.family_bytes == m6.family_bytes);
+
+  // All forks answer at the same time, each appending its question and answer
+  // after the shared corpus; none may see another's tokens: the same answers
+  // and the same attention evidence as the base session, bit for bit.
+  std::vector<Answer> got(forks.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < forks.size(); ++i)
+    threads.emplace_back([&, i] { got[i] = forks[i].ask(i % 2 ? want1.question : want2.question, ao); });
+  for (auto& t : threads) t.join();
+  for (size_t i = 0; i < forks.size(); ++i) {
+    const Answer& want = i % 2 ? want1 : want2;
+    INFO("fork " << i);
+    CHECK(got[i].text == want.text);
+    REQUIRE(got[i].citations.size() == want.citations.size());
+    for (size_t c = 0; c < got[i].citations.size(); ++c)
+      CHECK(got[i].citations[c].weight == want.citations[c].weight);
+  }
+  CHECK(base->kv_memory().family_bytes == m6.family_bytes);  // answers were cut off again
+
+  // The shared blocks outlive the session they came from and go with the last fork.
+  base.reset();
+  CHECK(forks[1].kv_memory().family_bytes == m0.bytes + 5 * block);  // base's private block went
+  while (forks.size() > 1) forks.pop_back();
+  const KvMemory last = forks[0].kv_memory();
+  CHECK(last.shared_bytes == 0);
+  CHECK(last.family_bytes == last.bytes);
+  CHECK(last.bytes == m0.bytes);
+}
+
 TEST_CASE("sdk: source locations written in text resolve to real anchors or are flagged") {
   SdkFixture fx;
   Engine engine(fx.engine_options());
@@ -199,6 +257,9 @@ TEST_CASE("sdk: a corpus larger than the context budget is refused with the numb
     CHECK(e.status() == Status::context_too_large);
     const std::string m = e.what();
     CHECK(m.find("corpus too large") != std::string::npos);
+    std::string count = std::to_string(tokens);  // the corpus size, with thousands separators
+    for (int i = int(count.size()) - 3; i > 0; i -= 3) count.insert(size_t(i), ",");
+    CHECK(m.find(count + " tokens") != std::string::npos);
     CHECK(m.find("1,024") != std::string::npos);        // the budget
     CHECK(m.find("fit") != std::string::npos);          // what fits
     CHECK(m.find("raise the context budget") != std::string::npos);
@@ -231,12 +292,54 @@ TEST_CASE("sdk: wrong model files give clear errors") {
     CHECK(std::string(e.what()).find("notes.gguf") != std::string::npos);
   }
   eo.model_path = fx.contract.string();  // a Markdown file
-  CHECK_THROWS_AS(Engine{eo}, Exception);
+  try {
+    Engine e(eo);
+    FAIL("expected an error");
+  } catch (const Exception& e) {
+    CHECK(e.status() == Status::format);
+    CHECK(std::string(e.what()).find("master_services_agreement.md") != std::string::npos);
+  }
   eo.model_path = "";
   try {
     Engine e(eo);
+    FAIL("expected an error");
   } catch (const Exception& e) {
     CHECK(e.status() == Status::invalid_argument);
+    CHECK(std::string(e.what()).find("make-tiny") != std::string::npos);  // says how to get one
+  }
+}
+
+TEST_CASE("sdk: the backend option: cpu, auto falls back with a reason, cuda without a GPU is a clear error") {
+  SdkFixture fx;
+  EngineOptions o = fx.engine_options();
+  o.backend = "tpu";
+  try {
+    Engine e(o);
+    FAIL("an unknown backend was accepted");
+  } catch (const Exception& e) {
+    CHECK(e.status() == Status::invalid_argument);
+    CHECK(std::string(e.what()).find("\"cpu\", \"cuda\" or \"auto\"") != std::string::npos);
+  }
+  o.backend = "auto";
+  Engine automatic(o);
+  const ModelInfo mi = automatic.model_info();
+  if (mi.backend == "cpu") {
+    CHECK(!mi.backend_note.empty());  // says why the GPU was not used
+    Corpus corpus = fx.mixed_corpus(automatic);
+    Session s = automatic.open_session(corpus);
+    CHECK(s.ask("What is the liability cap?", greedy(3)).timings.generated_tokens > 0);
+  } else {
+    CHECK(mi.backend == "cuda");
+    CHECK(mi.backend_note.empty());
+  }
+  o.backend = "cuda";
+  try {
+    Engine e(o);
+    CHECK(e.model_info().backend == "cuda");
+  } catch (const Exception& e) {
+    CHECK(mi.backend == "cpu");  // only where "auto" found no GPU
+    CHECK(e.status() == Status::unsupported);
+    CHECK(std::string(e.what()).find("backend \"cuda\"") != std::string::npos);
   }
 }
 

@@ -50,6 +50,9 @@ TEST_CASE("sdk concurrency: forks of one session answer in parallel, identical t
         };
         parallel[i] = forks[i].ask(questions[i], o).text;
         if (streamed != parallel[i]) errors[i] = "streamed text differs";
+        // Dropped here, while the base session and the other forks still read
+        // the corpus pages it shared with them.
+        Session gone = std::move(forks[i]);
       } catch (const std::exception& e) {
         errors[i] = e.what();
       }

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "runtime/common/error.hpp"
+#include "runtime/common/human_bytes.hpp"
 #include "runtime/common/json.hpp"
 #include "runtime/store/store.hpp"
 #include "tools/folio/arg_reader.hpp"
@@ -54,19 +55,6 @@ uint64_t parse_size(std::string_view text) {
       value > UINT64_MAX / multiplier)
     fail(Errc::invalid_argument, "--max-bytes: '" + std::string(text) + "' is not a size such as 512M or 20G");
   return value * multiplier;
-}
-
-std::string human_bytes(uint64_t n) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double v = double(n);
-  int u = 0;
-  while (v >= 1024 && u < 4) {
-    v /= 1024;
-    ++u;
-  }
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
-  return buf;
 }
 
 std::string when(int64_t unix_seconds) {

@@ -225,7 +225,8 @@ class Engine(_Handle):
     _free = staticmethod(_L.folio_engine_free)
 
     def __init__(self, model: str, *, threads: int = 0, context_budget: int = 0, store: Optional[str] = None,
-                 store_max_bytes: int = 4 << 30, full_fingerprint: bool = True):
+                 store_max_bytes: int = 4 << 30, full_fingerprint: bool = True, backend: str = "cpu",
+                 max_device_memory: int = 0):
         super().__init__()
         o = _c.EngineOptions()
         _L.folio_engine_options_init(ctypes.byref(o))
@@ -235,6 +236,8 @@ class Engine(_Handle):
         o.store_path = str(store).encode() if store else None
         o.store_max_bytes = store_max_bytes
         o.full_fingerprint = 1 if full_fingerprint else 0
+        o.backend = backend.encode()
+        o.max_device_memory = max_device_memory
         status = _L.folio_engine_open(ctypes.byref(o), ctypes.byref(self._h))
         try:
             _check(status, self._h)
@@ -249,7 +252,8 @@ class Engine(_Handle):
         _check(_L.folio_engine_model_info(self._live(), ctypes.byref(m)), self._h)
         return {"architecture": _decode(m.architecture), "name": _decode(m.name), "parameters": m.parameters,
                 "context_length": m.context_length, "context_budget": m.context_budget,
-                "random_weights": bool(m.random_weights), "threads": m.threads}
+                "random_weights": bool(m.random_weights), "threads": m.threads,
+                "backend": _decode(m.backend), "backend_note": _decode(m.backend_note)}
 
     def corpus(self, paths: Iterable[str] = (), **options) -> "Corpus":
         c = Corpus(self, **options)
@@ -371,6 +375,12 @@ class Session(_Handle):
 
     def reset(self) -> None:
         _check(_L.folio_session_reset(self._live()), self._h)
+
+    def kv_memory(self) -> dict:
+        """KV-cache bytes: {"bytes", "shared_bytes", "family_bytes"} (forks share the corpus blocks)."""
+        b, s, f = ctypes.c_uint64(), ctypes.c_uint64(), ctypes.c_uint64()
+        _check(_L.folio_session_kv_memory(self._live(), ctypes.byref(b), ctypes.byref(s), ctypes.byref(f)), self._h)
+        return {"bytes": b.value, "shared_bytes": s.value, "family_bytes": f.value}
 
     def ask(self, question: str, *, max_tokens: int = 256, temperature: float = 0.0, top_k: int = 40,
             top_p: float = 0.95, min_p: float = 0.05, repeat_penalty: float = 1.1, seed: int = 0,

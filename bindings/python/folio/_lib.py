@@ -18,13 +18,14 @@ TOKEN_FN = CFUNCTYPE(c_int, c_void_p, POINTER(ctypes.c_char), c_size_t)
 class EngineOptions(Structure):
     _fields_ = [("struct_size", c_uint32), ("model_path", c_char_p), ("threads", c_int32),
                 ("context_budget", c_int64), ("store_path", c_char_p), ("store_max_bytes", c_uint64),
-                ("full_fingerprint", c_int32)]
+                ("full_fingerprint", c_int32), ("backend", c_char_p), ("max_device_memory", c_uint64)]
 
 
 class ModelInfo(Structure):
     _fields_ = [("struct_size", c_uint32), ("architecture", c_char_p), ("name", c_char_p),
                 ("parameters", c_int64), ("context_length", c_int64), ("context_budget", c_int64),
-                ("random_weights", c_int32), ("threads", c_int32)]
+                ("random_weights", c_int32), ("threads", c_int32), ("backend", c_char_p),
+                ("backend_note", c_char_p)]
 
 
 class CorpusOptions(Structure):
@@ -111,6 +112,7 @@ def load() -> ctypes.CDLL:
         "folio_session_fork": ([h, POINTER(h)], status),
         "folio_session_cancel": ([h], None),
         "folio_session_reset": ([h], status),
+        "folio_session_kv_memory": ([h, POINTER(c_uint64), POINTER(c_uint64), POINTER(c_uint64)], status),
         "folio_session_free": ([h], None),
         "folio_ask_options_init": ([POINTER(AskOptions)], None),
         "folio_session_ask": ([h, c_char_p, POINTER(AskOptions), POINTER(h)], status),

@@ -37,7 +37,8 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 
 }  // namespace
 
-CudaBackendImpl::CudaBackendImpl(const CudaOptions& o) : device_(o.device) {
+CudaBackendImpl::CudaBackendImpl(const CudaOptions& o)
+    : device_(o.device), budget_(std::make_shared<DeviceBudget>(o.max_device_memory)) {
   int n = 0;
   if (cudaGetDeviceCount(&n) != cudaSuccess || n <= device_ || device_ < 0) {
     cudaGetLastError();
@@ -54,8 +55,16 @@ CudaBackendImpl::CudaBackendImpl(const CudaOptions& o) : device_(o.device) {
   check_cublas(cublasSetStream(cublas_, stream_), "set stream");
   // Hopper kernels want a workspace; 32 MiB is what NVIDIA recommends for sm_90.
   constexpr size_t kWorkspace = size_t(32) << 20;
-  cublas_workspace_ = device_alloc(kWorkspace, "cuBLAS workspace");
-  check_cublas(cublasSetWorkspace(cublas_, cublas_workspace_.get(), kWorkspace), "set workspace");
+  try {
+    cublas_workspace_ = device_alloc(kWorkspace, "cuBLAS workspace", budget_);
+    check_cublas(cublasSetWorkspace(cublas_, cublas_workspace_.get(), kWorkspace), "set workspace");
+  } catch (...) {
+    // No destructor runs for a half-built backend: release the handles here
+    // (a max_device_memory below 32 MiB fails right here, and "auto" goes on).
+    cublasDestroy(cublas_);
+    cudaStreamDestroy(stream_);
+    throw;
+  }
 }
 
 CudaBackendImpl::~CudaBackendImpl() {
@@ -75,7 +84,7 @@ CudaBackendImpl::~CudaBackendImpl() {
 backend::Buffer CudaBackendImpl::alloc(int64_t n_floats) {
   forget_converted_input();
   if (n_floats < 0) fail(Errc::invalid_argument, "alloc: negative size");
-  auto mem = device_alloc(size_t(std::max<int64_t>(n_floats, 1)) * 4, "an activation buffer");
+  auto mem = device_alloc(size_t(std::max<int64_t>(n_floats, 1)) * 4, "an activation buffer", budget_);
   check(cudaMemsetAsync(mem.get(), 0, size_t(std::max<int64_t>(n_floats, 1)) * 4, stream_), "memset");
   return {std::shared_ptr<float>(mem, static_cast<float*>(mem.get())), n_floats};
 }
@@ -100,7 +109,7 @@ Weight CudaBackendImpl::upload(const backend::HostWeight& w) {
   out.rows = w.rows;
   out.cols = w.cols;
   out.row_bytes = backend::weight_row_bytes(t, w.cols);
-  out.keep = upload_converted(w, t, stream_);
+  out.keep = upload_converted(w, t, stream_, budget_);
   out.data = out.keep.get();
   return out;
 }
@@ -119,7 +128,7 @@ Weight CudaBackendImpl::random_weight(const std::string& name, WeightType type, 
   out.cols = cols;
   out.row_bytes = backend::weight_row_bytes(type, cols);
   const int64_t n = count * rows * cols;
-  auto mem = device_alloc(size_t(n) * (type == WeightType::f32 ? 4 : 2), "weight '" + name + "'");
+  auto mem = device_alloc(size_t(n) * (type == WeightType::f32 ? 4 : 2), "weight '" + name + "'", budget_);
   if (type == WeightType::f32)
     check(ops::random_fill_f32(static_cast<float*>(mem.get()), n, seed, centre, half_width, stream_), "fill");
   else
@@ -130,7 +139,7 @@ Weight CudaBackendImpl::random_weight(const std::string& name, WeightType type, 
 }
 
 std::unique_ptr<backend::KvCache> CudaBackendImpl::make_kv_cache(const kv::CacheConfig& config) {
-  return std::make_unique<CudaKvCache>(config, stream_);
+  return std::make_unique<CudaKvCache>(config, stream_, budget_);
 }
 
 void CudaBackendImpl::to_host(const Act& src, std::span<float> dst) {

@@ -34,6 +34,11 @@ namespace folio::cuda {
 
 struct CudaOptions {
   int device = 0;
+  // Bytes this backend may allocate on the device (weights, KV caches, scratch,
+  // the cuBLAS workspace); 0: no cap. An allocation past it fails with
+  // Errc::out_of_memory naming what was being allocated and how much, exactly as
+  // when the device itself is full, so callers can fall back to the CPU.
+  size_t max_device_memory = 0;
 };
 
 class CudaBackend : public backend::Backend {
@@ -72,6 +77,8 @@ class CudaBackend : public backend::Backend {
   virtual std::string device_name() const = 0;
   virtual size_t device_memory_total() const = 0;
   virtual size_t device_memory_used() const = 0;  // total - free, all users of the device
+  // Bytes this backend holds on the device now (what max_device_memory caps).
+  virtual size_t device_memory_allocated() const noexcept = 0;
 };
 
 // Throws folio::Error(unsupported) when no CUDA device can be used.

@@ -29,7 +29,7 @@ void check_cublas(cublasStatus_t st, const char* what);
 // Host-side conversion of an uploaded weight to the device type (bf16 or f32).
 // Returns device memory holding count*rows*cols elements.
 std::shared_ptr<void> upload_converted(const backend::HostWeight& w, backend::WeightType device_type,
-                                       cudaStream_t stream);
+                                       cudaStream_t stream, const DeviceBudgetPtr& budget);
 
 class CudaBackendImpl final : public CudaBackend {
  public:
@@ -80,6 +80,7 @@ class CudaBackendImpl final : public CudaBackend {
   std::string device_name() const override { return device_name_; }
   size_t device_memory_total() const override;
   size_t device_memory_used() const override;
+  size_t device_memory_allocated() const noexcept override { return budget_->used(); }
 
  private:
   // y[n][rows] = x[n][cols] W^T, W = matrix `index` of w; x f32 with row stride.
@@ -115,6 +116,7 @@ class CudaBackendImpl final : public CudaBackend {
   ConvertedInput xb_key_;
 
   int device_ = 0, sm_count_ = 0;
+  DeviceBudgetPtr budget_;  // every device allocation of this backend (max_device_memory)
   std::string device_name_;
   cudaStream_t stream_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
@@ -125,11 +127,14 @@ class CudaBackendImpl final : public CudaBackend {
   bool capturing_ = false;
 
   // Scratch reused across calls (one forward at a time; stream order protects reuse).
-  Scratch<bf16> xb_, hb_, qb_, ob_, gb_, ub_, yb_;
-  Scratch<float> g_, u_, logits_, wts_, decode_ws_, scores_;
-  Scratch<int32_t> ids_, counts_, offsets_, row_token_, slot_row_, tokens_, forced_;
-  Scratch<int32_t> plan_offsets_, plan_counts_, plan_indices_, seq_len_, first_global_;
-  Scratch<bf16> query_means_;
+  // All charged to budget_ (declared above them, so initialised first).
+  Scratch<bf16> xb_{budget_}, hb_{budget_}, qb_{budget_}, ob_{budget_}, gb_{budget_}, ub_{budget_}, yb_{budget_};
+  Scratch<float> g_{budget_}, u_{budget_}, logits_{budget_}, wts_{budget_}, decode_ws_{budget_}, scores_{budget_};
+  Scratch<int32_t> ids_{budget_}, counts_{budget_}, offsets_{budget_}, row_token_{budget_}, slot_row_{budget_},
+      tokens_{budget_}, forced_{budget_};
+  Scratch<int32_t> plan_offsets_{budget_}, plan_counts_{budget_}, plan_indices_{budget_}, seq_len_{budget_},
+      first_global_{budget_};
+  Scratch<bf16> query_means_{budget_};
   // Global positions for the planner while attention_sparse runs (else empty),
   // and the per-block table last uploaded to first_global_ (reused while equal:
   // every layer of a forward has the same globals, so one upload per forward).
@@ -137,7 +142,7 @@ class CudaBackendImpl final : public CudaBackend {
   std::vector<int32_t> first_global_host_;
   PinnedArray<int32_t> host_counts_;
   // Expert counts of decode-sized MoE calls, kept on the device until the next sync.
-  Scratch<int32_t> pending_counts_;
+  Scratch<int32_t> pending_counts_{budget_};
   std::span<int64_t> pending_stats_;
   bool pending_dirty_ = false;
 };

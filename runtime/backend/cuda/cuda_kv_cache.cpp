@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "kernels/model_ops.hpp"
 #include "runtime/backend/cuda/device_memory.hpp"
@@ -12,7 +13,8 @@ namespace {
 constexpr int64_t kGrowBlocks = 16;  // allocation granule: 1024 tokens
 }
 
-CudaKvCache::CudaKvCache(const kv::CacheConfig& c, cudaStream_t stream) : config_(c), stream_(stream) {
+CudaKvCache::CudaKvCache(const kv::CacheConfig& c, cudaStream_t stream, DeviceBudgetPtr budget)
+    : config_(c), stream_(stream), budget_(std::move(budget)) {
   if (c.n_layers <= 0 || c.n_kv_heads <= 0 || c.head_dim <= 0 || c.max_tokens <= 0)
     fail(Errc::invalid_argument, "cuda kv cache: layers, KV heads, head_dim and capacity must be positive");
   max_blocks_ = kv::blocks_for(c.max_tokens);
@@ -36,8 +38,8 @@ void CudaKvCache::reserve(int layer, int64_t end_pos) {
   const size_t row = size_t(row_elems()) * sizeof(__nv_bfloat16);
   const size_t old_half = size_t(L.blocks) * kv::kBlockTokens * row, half = size_t(blocks) * kv::kBlockTokens * row;
   auto kv = device_alloc(2 * half, "the KV cache of layer " + std::to_string(layer) + " (" +
-                                       std::to_string(blocks * kv::kBlockTokens) + " tokens)");
-  auto sums = device_alloc(size_t(blocks) * row, "KV block summaries");
+                                       std::to_string(blocks * kv::kBlockTokens) + " tokens)", budget_);
+  auto sums = device_alloc(size_t(blocks) * row, "KV block summaries", budget_);
   if (L.blocks > 0) {
     auto* dst = static_cast<std::byte*>(kv.get());
     const auto* src = static_cast<const std::byte*>(L.kv.get());

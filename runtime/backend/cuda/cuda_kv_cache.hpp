@@ -19,12 +19,14 @@
 
 #include "kernels/attention_kernels.hpp"
 #include "runtime/backend/backend.hpp"
+#include "runtime/backend/cuda/device_memory.hpp"
 
 namespace folio::cuda {
 
 class CudaKvCache final : public backend::KvCache {
  public:
-  CudaKvCache(const kv::CacheConfig& config, cudaStream_t stream);
+  // Allocations are charged to `budget` when given (the backend's max_device_memory).
+  CudaKvCache(const kv::CacheConfig& config, cudaStream_t stream, DeviceBudgetPtr budget = nullptr);
 
   const kv::CacheConfig& config() const noexcept override { return config_; }
   int64_t size() const noexcept override { return size_.empty() ? 0 : size_[0]; }
@@ -40,6 +42,7 @@ class CudaKvCache final : public backend::KvCache {
   __nv_bfloat16* summaries(int layer) const;  // [max_blocks][n_kv_heads][head_dim]
   kernels::PagedKv paged(int layer) const;
   size_t bytes() const noexcept;
+  Memory memory() const noexcept override { return {bytes(), 0, bytes()}; }  // no pages shared (fork() recomputes)
 
   // Allocates every layer's storage for `tokens` positions now (benchmarks and
   // callers that know the context size: no growth copies, no fragmentation).
@@ -70,6 +73,7 @@ class CudaKvCache final : public backend::KvCache {
 
   kv::CacheConfig config_;
   cudaStream_t stream_;
+  DeviceBudgetPtr budget_;
   int64_t max_blocks_ = 0;
   std::vector<LayerStore> layers_;
   std::vector<int64_t> size_;

@@ -47,10 +47,11 @@ void convert_row_f32(WeightType type, const std::byte* src, int64_t cols, float*
 
 }  // namespace
 
-std::shared_ptr<void> upload_converted(const backend::HostWeight& w, WeightType device_type, cudaStream_t stream) {
+std::shared_ptr<void> upload_converted(const backend::HostWeight& w, WeightType device_type, cudaStream_t stream,
+                                       const DeviceBudgetPtr& budget) {
   const size_t out_elem = device_type == WeightType::f32 ? 4 : 2;
   const int64_t total_rows = w.count * w.rows;
-  auto mem = device_alloc(size_t(total_rows) * size_t(w.cols) * out_elem, "weight '" + w.name + "'");
+  auto mem = device_alloc(size_t(total_rows) * size_t(w.cols) * out_elem, "weight '" + w.name + "'", budget);
   auto* dst = static_cast<std::byte*>(mem.get());
   const size_t rb = backend::weight_row_bytes(w.type, w.cols);
   if ((w.type == WeightType::bf16 && device_type == WeightType::bf16) ||

@@ -115,6 +115,13 @@ typedef struct folio_engine_options {
   const char *store_path;    /* KV-snapshot store (SQLite); NULL or "": none */
   uint64_t store_max_bytes;  /* store size budget (LRU eviction); default 4 GiB */
   int32_t full_fingerprint;  /* 1: hash every weight byte (default); 0: sampled */
+  /* Where the model runs: "cpu" (default, also for NULL), "cuda" (a GPU or an
+   * error), "auto" (a GPU when one is usable and the model fits, else the CPU;
+   * folio_model_info's backend_note says why the GPU was not used). */
+  const char *backend;
+  /* Bytes the GPU backend may allocate on the device; 0: no cap. Past it an
+   * allocation fails with FOLIO_ERR_OUT_OF_MEMORY, naming what and how much. */
+  uint64_t max_device_memory;
 } folio_engine_options;
 
 FOLIO_API void folio_engine_options_init(folio_engine_options *options);
@@ -132,6 +139,8 @@ typedef struct folio_model_info {
   int64_t context_budget;
   int32_t random_weights;    /* 1: a random-weight test model (answers are meaningless) */
   int32_t threads;
+  const char *backend;       /* "cpu" or "cuda"; owned by the engine */
+  const char *backend_note;  /* why not the backend asked for; "" when it is; owned by the engine */
 } folio_model_info;
 /* Fills `info` (set info->struct_size = sizeof *info first). */
 FOLIO_API folio_status folio_engine_model_info(folio_engine *engine, folio_model_info *info);
@@ -203,8 +212,18 @@ FOLIO_API void folio_session_options_init(folio_session_options *options);
  * options may be NULL. */
 FOLIO_API folio_status folio_session_open(folio_engine *engine, folio_corpus *corpus,
                                           const folio_session_options *options, folio_session **out);
-/* A new session over the same prefilled corpus (KV copied, not recomputed). */
+/* A new session over the same prefilled corpus. The corpus KV is shared, not
+ * copied or recomputed: full 64-token blocks are the same immutable memory in
+ * both sessions, only the partial last block is copied; each session's later
+ * questions and answers are its own. Shared blocks are freed with the last
+ * session that holds them. */
 FOLIO_API folio_status folio_session_fork(folio_session *session, folio_session **out);
+/* KV-cache memory of `session` in bytes (any pointer may be NULL): everything
+ * it references, the part shared with other sessions now, and the distinct
+ * bytes of its whole fork family (shared blocks counted once). 0 where the
+ * backend does not report memory. */
+FOLIO_API folio_status folio_session_kv_memory(folio_session *session, uint64_t *bytes, uint64_t *shared_bytes,
+                                               uint64_t *family_bytes);
 /* Stops the question being answered on `session` (any thread). */
 FOLIO_API void folio_session_cancel(folio_session *session);
 /* Forgets the conversation history (remembered questions). */

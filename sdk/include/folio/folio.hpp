@@ -104,6 +104,16 @@ struct EngineOptions {
   // Hash every weight byte for the model fingerprint (exact; costs one read of
   // the weights at first use). false: sampled windows (fast for huge files).
   bool full_fingerprint = true;
+  // Where the model runs: "cpu"; "cuda" (a GPU, or an error); "auto" (a GPU
+  // when one is usable, else the CPU). With "auto", a GPU that cannot hold the
+  // model (out of memory, or over max_device_memory) leaves the engine on the
+  // CPU and ModelInfo::backend_note says why. On the GPU, sessions neither
+  // restore snapshots nor measure attention evidence yet, and forks recompute.
+  std::string backend = "cpu";
+  // Bytes the GPU backend may allocate on the device; 0: no cap. Past it an
+  // allocation fails as if the device were full (Status::out_of_memory, naming
+  // what was being allocated and how much).
+  uint64_t max_device_memory = 0;
 };
 
 // Progress of long work. Return false from the callback to cancel.
@@ -228,8 +238,9 @@ struct ModelInfo {
   int64_t context_length = 0;
   int64_t context_budget = 0;  // what sessions may use
   bool random_weights = false;
-  std::string backend;       // "cpu"
+  std::string backend;       // "cpu" or "cuda"
   int threads = 0;
+  std::string backend_note;  // why the engine is not on the backend asked for ("" when it is)
 };
 
 struct SkippedSource {
@@ -323,6 +334,15 @@ class FOLIO_CXX_API Corpus {
   std::shared_ptr<detail::CorpusImpl> impl_;
 };
 
+// KV-cache memory of a session, in bytes.
+struct KvMemory {
+  uint64_t bytes = 0;         // everything the session references
+  uint64_t shared_bytes = 0;  // of which shared with other sessions (forks) now
+  // Distinct bytes held by the session, the one it was forked from and every
+  // fork of either, shared blocks counted once: what the family costs.
+  uint64_t family_bytes = 0;
+};
+
 class FOLIO_CXX_API Session {
  public:
   ~Session();
@@ -333,9 +353,15 @@ class FOLIO_CXX_API Session {
   // when cancelled before generation started; a cancel during generation
   // returns the partial answer with stop_reason "cancelled".
   Answer ask(std::string_view question, const AskOptions& options = {});
-  // A new session over the same prefilled corpus. The corpus KV is copied (the
-  // paged cache has no shared pages yet), not recomputed: cost is a memory copy.
+  // A new session over the same prefilled corpus. The corpus KV is shared, not
+  // copied: every full 64-token block is the same immutable memory in both
+  // sessions; only the partial last block is copied, and each session appends
+  // its own questions and answers after it, unseen by the other. Shared blocks
+  // are freed with the last session holding them. (A backend without shared
+  // pages recomputes the corpus instead; the CPU backend shares.)
   Session fork() const;
+  // KV-cache memory of this session (0 where the backend does not report it).
+  KvMemory kv_memory() const;
   // Cancels the ask running on this session (from any thread).
   void cancel() noexcept;
   // Forgets the conversation history (remembered asks).
