@@ -64,6 +64,19 @@ folio_status copy_out(const T& filled, T* out, const HandleBase* h) {
   return FOLIO_OK;
 }
 
+// Writes the defaults into the first `struct_size` bytes of the caller's
+// struct (a caller built against an older header has a shorter one: nothing
+// past its end is touched) and sets its struct_size.
+template <class T, class Defaults>
+void write_defaults(T* out, uint32_t struct_size, Defaults defaults) {
+  if (!out || struct_size < sizeof(uint32_t)) return;
+  T d;
+  defaults(&d);
+  const uint32_t n = std::min<uint32_t>(struct_size, uint32_t(sizeof(T)));
+  d.struct_size = n;
+  std::memcpy(static_cast<void*>(out), &d, n);
+}
+
 // Reads an options struct of the caller's size over the defaults.
 template <class T, class Init>
 T read_options(const T* given, Init init) {
@@ -130,12 +143,16 @@ const char* folio_last_error(const void* handle) {
 
 // --- engine --------------------------------------------------------------------
 
-void folio_engine_options_init(folio_engine_options* o) {
-  if (!o) return;
+// The defaults of this version of the struct (every field).
+void engine_defaults(folio_engine_options* o) {
   *o = folio_engine_options{};
   o->struct_size = sizeof *o;
   o->store_max_bytes = uint64_t(4) << 30;
   o->full_fingerprint = 1;
+}
+
+void folio_engine_options_defaults(folio_engine_options* o, uint32_t struct_size) {
+  write_defaults(o, struct_size, engine_defaults);
 }
 
 folio_status folio_engine_open(const folio_engine_options* options, folio_engine** out) {
@@ -145,7 +162,7 @@ folio_status folio_engine_open(const folio_engine_options* options, folio_engine
   folio_engine* e = *out;
   return guard(e, [&] {
     if (!options) throw folio::Exception(folio::Status::invalid_argument, "folio_engine_open: options is NULL");
-    const folio_engine_options o = read_options(options, folio_engine_options_init);
+    const folio_engine_options o = read_options(options, engine_defaults);
     folio::EngineOptions eo;
     eo.model_path = str(o.model_path);
     eo.threads = o.threads;
@@ -184,12 +201,16 @@ folio_status folio_engine_model_info(folio_engine* e, folio_model_info* info) {
 
 // --- corpus --------------------------------------------------------------------
 
-void folio_corpus_options_init(folio_corpus_options* o) {
-  if (!o) return;
+// The defaults of this version of the struct (every field).
+void corpus_defaults(folio_corpus_options* o) {
   *o = folio_corpus_options{};
   o->struct_size = sizeof *o;
   o->global_budget = 0.05;
   o->include_code = 1;
+}
+
+void folio_corpus_options_defaults(folio_corpus_options* o, uint32_t struct_size) {
+  write_defaults(o, struct_size, corpus_defaults);
 }
 
 folio_status folio_corpus_new(folio_engine* e, const folio_corpus_options* options, folio_corpus** out) {
@@ -199,7 +220,7 @@ folio_status folio_corpus_new(folio_engine* e, const folio_corpus_options* optio
   folio_corpus* c = *out;
   if (!e || !e->engine) return not_ready(c, "folio_corpus_new: engine");
   return guard(c, [&] {
-    const folio_corpus_options o = read_options(options, folio_corpus_options_init);
+    const folio_corpus_options o = read_options(options, corpus_defaults);
     folio::CorpusOptions co;
     co.global_budget = o.global_budget;
     co.include_code = o.include_code != 0;
@@ -269,12 +290,16 @@ void folio_corpus_free(folio_corpus* c) { delete c; }
 
 // --- session -------------------------------------------------------------------
 
-void folio_session_options_init(folio_session_options* o) {
-  if (!o) return;
+// The defaults of this version of the struct (every field).
+void session_defaults(folio_session_options* o) {
   *o = folio_session_options{};
   o->struct_size = sizeof *o;
   o->sparse = FOLIO_SPARSE_BALANCED;
   o->reserve_tokens = 512;
+}
+
+void folio_session_options_defaults(folio_session_options* o, uint32_t struct_size) {
+  write_defaults(o, struct_size, session_defaults);
 }
 
 folio_status folio_session_open(folio_engine* e, folio_corpus* c, const folio_session_options* options,
@@ -286,7 +311,7 @@ folio_status folio_session_open(folio_engine* e, folio_corpus* c, const folio_se
   if (!e || !e->engine) return not_ready(s, "folio_session_open: engine");
   if (!c || !c->corpus) return not_ready(s, "folio_session_open: corpus");
   return guard(s, [&] {
-    const folio_session_options o = read_options(options, folio_session_options_init);
+    const folio_session_options o = read_options(options, session_defaults);
     folio::SessionOptions so;
     switch (o.sparse) {
       case FOLIO_SPARSE_DENSE: so.sparse = folio::SparsePreset::dense; break;
@@ -337,8 +362,8 @@ folio_status folio_session_kv_memory(folio_session* s, uint64_t* bytes, uint64_t
 
 void folio_session_free(folio_session* s) { delete s; }
 
-void folio_ask_options_init(folio_ask_options* o) {
-  if (!o) return;
+// The defaults of this version of the struct (every field).
+void ask_defaults(folio_ask_options* o) {
   *o = folio_ask_options{};
   o->struct_size = sizeof *o;
   const folio::AskOptions d;
@@ -352,6 +377,10 @@ void folio_ask_options_init(folio_ask_options* o) {
   o->evidence_anchors = d.evidence_anchors;
 }
 
+void folio_ask_options_defaults(folio_ask_options* o, uint32_t struct_size) {
+  write_defaults(o, struct_size, ask_defaults);
+}
+
 folio_status folio_session_ask(folio_session* s, const char* question, const folio_ask_options* options,
                                folio_answer** out) {
   if (!out) {
@@ -362,7 +391,7 @@ folio_status folio_session_ask(folio_session* s, const char* question, const fol
   if (!s || !s->session) return not_ready(s, "folio_session_ask");
   return guard(s, [&] {
     if (!question) throw folio::Exception(folio::Status::invalid_argument, "folio_session_ask: question is NULL");
-    const folio_ask_options o = read_options(options, folio_ask_options_init);
+    const folio_ask_options o = read_options(options, ask_defaults);
     folio::AskOptions ao;
     ao.max_tokens = o.max_tokens;
     ao.sampling.temperature = o.temperature;

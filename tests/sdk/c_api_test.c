@@ -6,6 +6,7 @@
  * usage: c_api_test MODEL.gguf SAMPLE_DIR [STORE.db]
  * Prints the answer and its citations; exits non-zero on the first failed check. */
 #include <folio/folio.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +70,20 @@ int main(int argc, char **argv) {
   printf("folio %s (ABI %d)\n", folio_version(), folio_abi_version());
   CHECK(folio_abi_version() == FOLIO_ABI_VERSION);
   CHECK(strcmp(folio_status_name(FOLIO_ERR_CONTEXT_TOO_LARGE), "context_too_large") == 0);
+
+  /* A program built against an older header has a shorter options struct:
+   * the library's defaults must stop at its struct_size. Here the "old" struct
+   * ends after model_path, and the bytes after it must stay untouched. */
+  {
+    unsigned char raw[sizeof(folio_engine_options) + 16];
+    const uint32_t old_size = (uint32_t)(offsetof(folio_engine_options, model_path) + sizeof(const char *));
+    folio_engine_options *older = (folio_engine_options *)(void *)raw;
+    memset(raw, 0xAB, sizeof raw);
+    folio_engine_options_defaults(older, old_size);
+    CHECK(older->struct_size == old_size);
+    CHECK(older->model_path == NULL);
+    for (i = old_size; i < sizeof raw; ++i) CHECK(raw[i] == 0xAB);
+  }
 
   /* A wrong model file: a clear message on the handle, no crash. */
   folio_engine_options_init(&eo);

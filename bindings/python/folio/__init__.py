@@ -229,7 +229,7 @@ class Engine(_Handle):
                  max_device_memory: int = 0):
         super().__init__()
         o = _c.EngineOptions()
-        _L.folio_engine_options_init(ctypes.byref(o))
+        _L.folio_engine_options_defaults(ctypes.byref(o), ctypes.sizeof(o))
         o.model_path = str(model).encode()
         o.threads = threads
         o.context_budget = context_budget
@@ -276,7 +276,7 @@ class Corpus(_Handle):
         self._engine = engine
         self._cb = _Callbacks()
         o = _c.CorpusOptions()
-        _L.folio_corpus_options_init(ctypes.byref(o))
+        _L.folio_corpus_options_defaults(ctypes.byref(o), ctypes.sizeof(o))
         o.global_budget = global_budget
         o.include_code = 1 if include_code else 0
         o.strict = 1 if strict else 0
@@ -342,7 +342,7 @@ class Session(_Handle):
         self._engine, self._corpus = engine, corpus
         cb = _Callbacks()
         o = _c.SessionOptions()
-        _L.folio_session_options_init(ctypes.byref(o))
+        _L.folio_session_options_defaults(ctypes.byref(o), ctypes.sizeof(o))
         o.sparse = _SPARSE[sparse]
         o.window_tokens, o.topk_blocks, o.sink_blocks = window_tokens, topk_blocks, sink_blocks
         o.reserve_tokens = reserve_tokens
@@ -389,7 +389,7 @@ class Session(_Handle):
         """Answers `question`. on_token(piece) receives the text as it is
         generated; returning False stops generation."""
         o = _c.AskOptions()
-        _L.folio_ask_options_init(ctypes.byref(o))
+        _L.folio_ask_options_defaults(ctypes.byref(o), ctypes.sizeof(o))
         o.max_tokens, o.temperature, o.top_k, o.top_p, o.min_p = max_tokens, temperature, top_k, top_p, min_p
         o.repeat_penalty, o.seed = repeat_penalty, seed
         stops = [s.encode() for s in stop]

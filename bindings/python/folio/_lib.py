@@ -9,7 +9,7 @@ import os
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_float, c_int, c_int32, c_int64,
                     c_size_t, c_uint32, c_uint64, c_void_p)
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 
 PROGRESS_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_uint64, c_uint64, c_char_p)
 TOKEN_FN = CFUNCTYPE(c_int, c_void_p, POINTER(ctypes.c_char), c_size_t)
@@ -94,11 +94,11 @@ def load() -> ctypes.CDLL:
         "folio_abi_version": ([], c_int),
         "folio_status_name": ([c_int], c_char_p),
         "folio_last_error": ([h], c_char_p),
-        "folio_engine_options_init": ([POINTER(EngineOptions)], None),
+        "folio_engine_options_defaults": ([POINTER(EngineOptions), c_uint32], None),
         "folio_engine_open": ([POINTER(EngineOptions), POINTER(h)], status),
         "folio_engine_free": ([h], None),
         "folio_engine_model_info": ([h, POINTER(ModelInfo)], status),
-        "folio_corpus_options_init": ([POINTER(CorpusOptions)], None),
+        "folio_corpus_options_defaults": ([POINTER(CorpusOptions), c_uint32], None),
         "folio_corpus_new": ([h, POINTER(CorpusOptions), POINTER(h)], status),
         "folio_corpus_add_path": ([h, c_char_p], status),
         "folio_corpus_add_text": ([h, c_char_p, c_char_p, c_size_t, c_char_p], status),
@@ -107,14 +107,14 @@ def load() -> ctypes.CDLL:
         "folio_corpus_stats_get": ([h, POINTER(CorpusStats)], status),
         "folio_corpus_skipped": ([h, c_size_t, POINTER(c_char_p), POINTER(c_char_p)], status),
         "folio_corpus_free": ([h], None),
-        "folio_session_options_init": ([POINTER(SessionOptions)], None),
+        "folio_session_options_defaults": ([POINTER(SessionOptions), c_uint32], None),
         "folio_session_open": ([h, h, POINTER(SessionOptions), POINTER(h)], status),
         "folio_session_fork": ([h, POINTER(h)], status),
         "folio_session_cancel": ([h], None),
         "folio_session_reset": ([h], status),
         "folio_session_kv_memory": ([h, POINTER(c_uint64), POINTER(c_uint64), POINTER(c_uint64)], status),
         "folio_session_free": ([h], None),
-        "folio_ask_options_init": ([POINTER(AskOptions)], None),
+        "folio_ask_options_defaults": ([POINTER(AskOptions), c_uint32], None),
         "folio_session_ask": ([h, c_char_p, POINTER(AskOptions), POINTER(h)], status),
         "folio_answer_text": ([h], c_char_p),
         "folio_answer_stop_reason": ([h], c_char_p),

@@ -36,6 +36,10 @@
  * Options structs carry their own size (struct_size, set by the *_init
  * function): fields added in later versions are appended, and a library reads
  * only the fields a caller's struct has. Always call the *_init function first.
+ * The *_init functions are inline in this header: they pass the size of the
+ * struct the caller was compiled with to the library's *_defaults, which
+ * writes no byte past it (so a newer library never overruns an older
+ * program's struct).
  *
  * Threads: an engine may be used from any number of threads. A corpus may be
  * filled from several threads. A session answers one question at a time
@@ -63,7 +67,7 @@ extern "C" {
 #endif
 
 /* ABI version: incremented on any incompatible change of this header. */
-#define FOLIO_ABI_VERSION 1
+#define FOLIO_ABI_VERSION 2
 
 /* ---------------------------------------------------------------- status */
 
@@ -124,7 +128,12 @@ typedef struct folio_engine_options {
   uint64_t max_device_memory;
 } folio_engine_options;
 
-FOLIO_API void folio_engine_options_init(folio_engine_options *options);
+/* Defaults into the first struct_size bytes of *options (sizeof of the
+ * caller's struct); use folio_engine_options_init, which passes it. */
+FOLIO_API void folio_engine_options_defaults(folio_engine_options *options, uint32_t struct_size);
+static inline void folio_engine_options_init(folio_engine_options *options) {
+  folio_engine_options_defaults(options, (uint32_t)sizeof *options);
+}
 /* Loads the model and opens the store. A store that cannot be opened is not an
  * error: sessions then prefill without snapshots (a message goes to stderr). */
 FOLIO_API folio_status folio_engine_open(const folio_engine_options *options, folio_engine **out);
@@ -157,7 +166,12 @@ typedef struct folio_corpus_options {
   void *progress_user;
 } folio_corpus_options;
 
-FOLIO_API void folio_corpus_options_init(folio_corpus_options *options);
+/* Defaults into the first struct_size bytes of *options (sizeof of the
+ * caller's struct); use folio_corpus_options_init, which passes it. */
+FOLIO_API void folio_corpus_options_defaults(folio_corpus_options *options, uint32_t struct_size);
+static inline void folio_corpus_options_init(folio_corpus_options *options) {
+  folio_corpus_options_defaults(options, (uint32_t)sizeof *options);
+}
 /* options may be NULL (defaults). */
 FOLIO_API folio_status folio_corpus_new(folio_engine *engine, const folio_corpus_options *options, folio_corpus **out);
 /* Queues a file or directory; returns at once (ingestion runs in parallel). */
@@ -206,7 +220,12 @@ typedef struct folio_session_options {
   void *progress_user;
 } folio_session_options;
 
-FOLIO_API void folio_session_options_init(folio_session_options *options);
+/* Defaults into the first struct_size bytes of *options (sizeof of the
+ * caller's struct); use folio_session_options_init, which passes it. */
+FOLIO_API void folio_session_options_defaults(folio_session_options *options, uint32_t struct_size);
+static inline void folio_session_options_init(folio_session_options *options) {
+  folio_session_options_defaults(options, (uint32_t)sizeof *options);
+}
 /* Assembles the corpus, checks it fits (FOLIO_ERR_CONTEXT_TOO_LARGE with the
  * numbers otherwise), restores the longest stored prefix and prefills the rest.
  * options may be NULL. */
@@ -247,7 +266,12 @@ typedef struct folio_ask_options {
   void *token_user;
 } folio_ask_options;
 
-FOLIO_API void folio_ask_options_init(folio_ask_options *options);
+/* Defaults into the first struct_size bytes of *options (sizeof of the
+ * caller's struct); use folio_ask_options_init, which passes it. */
+FOLIO_API void folio_ask_options_defaults(folio_ask_options *options, uint32_t struct_size);
+static inline void folio_ask_options_init(folio_ask_options *options) {
+  folio_ask_options_defaults(options, (uint32_t)sizeof *options);
+}
 /* Answers `question`. options may be NULL. On success *out holds an answer to
  * free with folio_answer_free. A cancel during generation is not an error: the
  * partial answer has stop reason "cancelled". */
