@@ -11,6 +11,7 @@
 #include "runtime/backend/cpu/cpu_attention.hpp"
 #include "runtime/backend/cpu/cpu_kv_cache.hpp"
 #include "runtime/backend/cpu/gemm.hpp"
+#include "runtime/backend/cpu/moe_experts.hpp"
 #include "runtime/backend/cpu/simd.hpp"
 #include "runtime/backend/cpu/thread_pool.hpp"
 #include "runtime/common/error.hpp"
@@ -36,16 +37,6 @@ std::vector<float> weight_vector(const Weight& w, int64_t expected, const char* 
   std::vector<float> out(static_cast<size_t>(expected));
   convert_row(w.type, static_cast<const std::byte*>(w.data), expected, out.data());
   return out;
-}
-
-// x / (1 + e^-x) * u, in place into g.
-void silu_mul(float* g, const float* u, int64_t n) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const v16 x = load16(g + i);
-    store16(g + i, x / (1.0f + exp16(-x)) * load16(u + i));
-  }
-  for (; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
 void rms_norm_row(const float* x, const float* gamma, int64_t d, float eps, float* y) {
@@ -212,7 +203,8 @@ class CpuBackend final : public backend::Backend {
     const int64_t E = w.router->rows, ff = w.gate->rows;
     const int K = p.n_used;
     if (K <= 0 || K > E) fail(Errc::invalid_argument, "moe: experts used must be in 1..expert count");
-    if (w.gate->count != E || w.up->count != E || w.down->count != E || w.down->rows != d || w.down->cols != ff)
+    if (w.gate->count != E || w.up->count != E || w.down->count != E || w.gate->cols != d || w.up->rows != ff ||
+        w.up->cols != d || w.down->rows != d || w.down->cols != ff)
       fail(Errc::invalid_argument, "moe: expert tensors disagree with the router on the expert count or shape");
     // Router: probabilities in f32, as transformers computes them.
     logits_.resize(size_t(n * E));
@@ -239,99 +231,24 @@ class CpuBackend final : public backend::Backend {
       }
     }
     // Rows of the grouped problem: expert e owns rows [row0[e], row0[e+1]) in
-    // index order, one per token routed to it.
-    std::vector<int64_t> row0(size_t(E) + 1, 0);
+    // token order, one per token routed to it.
+    routing_.row0.assign(size_t(E) + 1, 0);
+    routing_.token.clear();
     for (int64_t e = 0; e < E; ++e) {
-      row0[size_t(e) + 1] = row0[size_t(e)] + int64_t(by_expert[size_t(e)].size());
+      const auto& toks = by_expert[size_t(e)];
+      routing_.row0[size_t(e) + 1] = routing_.row0[size_t(e)] + int64_t(toks.size());
+      for (const auto& tw : toks) routing_.token.push_back(tw.first);
       if (stats && size_t(e) < stats->tokens_per_expert.size())
-        stats->tokens_per_expert[size_t(e)] += int64_t(by_expert[size_t(e)].size());
+        stats->tokens_per_expert[size_t(e)] += int64_t(toks.size());
     }
-    const int64_t total = row0[size_t(E)];
-    // Packed offsets: experts with enough rows use the GEMM (packed panels).
-    std::vector<int64_t> xt_off(size_t(E) + 1, 0), ht_off(size_t(E) + 1, 0);
-    for (int64_t e = 0; e < E; ++e) {
-      const int64_t ne = row0[size_t(e) + 1] - row0[size_t(e)];
-      const bool gemm = ne >= kGemmMinRows;
-      xt_off[size_t(e) + 1] = xt_off[size_t(e)] + (gemm ? packed_x_floats(ne, d) : 0);
-      ht_off[size_t(e) + 1] = ht_off[size_t(e)] + (gemm ? packed_x_floats(ne, ff) : 0);
-    }
-    xs_.resize(size_t(total * d));
-    g_.resize(size_t(total * ff));
-    u_.resize(size_t(total * ff));
-    os_.resize(size_t(total * d));
-    xt_.resize(size_t(xt_off[size_t(E)]));
-    ht_.resize(size_t(ht_off[size_t(E)]));
-    ut_.resize(size_t(ht_off[size_t(E)]));
-
-    // 1. gather each expert's token rows and pack them
-    pool_.parallel_for(E, 1, [&](int64_t e0, int64_t e1) {
-      for (int64_t e = e0; e < e1; ++e) {
-        const auto& toks = by_expert[size_t(e)];
-        float* dst = xs_.data() + row0[size_t(e)] * d;
-        for (size_t i = 0; i < toks.size(); ++i) std::memcpy(dst + int64_t(i) * d, x.row(toks[i].first), size_t(d) * 4);
-        if (int64_t(toks.size()) >= kGemmMinRows) pack_x(dst, d, int64_t(toks.size()), d, xt_.data() + xt_off[size_t(e)]);
-      }
-    });
-    // Work items over (expert, block of output rows) of one projection.
-    struct Item {
-      int32_t expert;
-      int32_t which;  // 0 gate, 1 up, 2 down
-      int64_t j0;
-    };
-    auto items_for = [&](std::initializer_list<int> which, int64_t rows) {
-      std::vector<Item> items;
-      const int64_t block = kGemmRowBlock * 2;
-      for (int64_t e = 0; e < E; ++e) {
-        if (row0[size_t(e) + 1] == row0[size_t(e)]) continue;
-        for (int wch : which)
-          for (int64_t j0 = 0; j0 < rows; j0 += block) items.push_back({int32_t(e), int32_t(wch), j0});
-      }
-      return items;
-    };
-    auto run_items = [&](const std::vector<Item>& items, int64_t k) {
-      pool_.parallel_for(int64_t(items.size()), 1, [&](int64_t i0, int64_t i1) {
-        std::vector<float> wbuf(static_cast<size_t>(kGemmRowBlock * k));
-        for (int64_t i = i0; i < i1; ++i) {
-          const Item& it = items[size_t(i)];
-          const int64_t e = it.expert, ne = row0[size_t(e) + 1] - row0[size_t(e)];
-          const Weight& wt = it.which == 0 ? *w.gate : it.which == 1 ? *w.up : *w.down;
-          const WeightRows wr = rows_of(wt, e);
-          const int64_t j1 = std::min<int64_t>(wr.rows, it.j0 + kGemmRowBlock * 2);
-          if (ne >= kGemmMinRows) {
-            // gate/up write packed panels (the down projection's input); down writes token rows
-            for (int64_t j = it.j0; j < j1; j += kGemmRowBlock) {
-              if (it.which == 0) gemm_row_block_packed(wr, j, xt_.data() + xt_off[size_t(e)], ne, ht_.data() + ht_off[size_t(e)], wbuf.data());
-              else if (it.which == 1) gemm_row_block_packed(wr, j, xt_.data() + xt_off[size_t(e)], ne, ut_.data() + ht_off[size_t(e)], wbuf.data());
-              else gemm_row_block(wr, j, ht_.data() + ht_off[size_t(e)], ne, os_.data() + row0[size_t(e)] * d, d, wbuf.data());
-            }
-          } else {
-            const float* in = it.which == 2 ? g_.data() + row0[size_t(e)] * ff : xs_.data() + row0[size_t(e)] * d;
-            float* y = (it.which == 0 ? g_.data() : it.which == 1 ? u_.data() : os_.data()) + row0[size_t(e)] * wr.rows;
-            gemv_rows(wr, it.j0, j1, in, k, ne, y, wr.rows, wbuf.data());
-          }
-        }
-      });
-    };
-    // 2. gate and up projections of every expert in one parallel run
-    run_items(items_for({0, 1}, ff), d);
-    // 3. h = silu(gate) * up (in the packed layout for GEMM experts)
-    pool_.parallel_for(E, 1, [&](int64_t e0, int64_t e1) {
-      for (int64_t e = e0; e < e1; ++e) {
-        const int64_t ne = row0[size_t(e) + 1] - row0[size_t(e)];
-        if (ne >= kGemmMinRows)
-          silu_mul(ht_.data() + ht_off[size_t(e)], ut_.data() + ht_off[size_t(e)], ht_off[size_t(e) + 1] - ht_off[size_t(e)]);
-        else
-          silu_mul(g_.data() + row0[size_t(e)] * ff, u_.data() + row0[size_t(e)] * ff, ne * ff);
-      }
-    });
-    // 4. down projections
-    run_items(items_for({2}, d), ff);
-    // 5. weighted sum per token, experts in index order (as transformers adds them)
+    os_.resize(size_t(routing_.row0[size_t(E)] * d));
+    experts_.run(pool_, x, *w.gate, *w.up, *w.down, routing_, os_.data());
+    // Weighted sum per token, experts in index order (as transformers adds them)
     std::vector<std::vector<std::pair<int64_t, float>>> per_token(static_cast<size_t>(n));
     for (int64_t e = 0; e < E; ++e) {
       const auto& toks = by_expert[size_t(e)];
       for (size_t i = 0; i < toks.size(); ++i)
-        per_token[size_t(toks[i].first)].emplace_back(row0[size_t(e)] + int64_t(i), toks[i].second);
+        per_token[size_t(toks[i].first)].emplace_back(routing_.row0[size_t(e)] + int64_t(i), toks[i].second);
     }
     pool_.parallel_for(n, 16, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
@@ -401,7 +318,9 @@ class CpuBackend final : public backend::Backend {
 
   ThreadPool pool_;
   // Scratch reused across calls (the backend runs one forward at a time).
-  std::vector<float> logits_, xs_, g_, u_, os_, xt_, ht_, ut_;
+  std::vector<float> logits_, g_, u_, os_;
+  ExpertRouting routing_;
+  ExpertFfn experts_;
 };
 
 }  // namespace
