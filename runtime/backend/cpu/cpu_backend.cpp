@@ -209,53 +209,59 @@ class CpuBackend final : public backend::Backend {
     // Router: probabilities in f32, as transformers computes them.
     logits_.resize(size_t(n * E));
     cpu::matmul(pool_, x.data, x.stride, n, rows_of(*w.router, 0), logits_.data(), E);
-    std::vector<std::vector<std::pair<int64_t, float>>> by_expert(static_cast<size_t>(E));
-    std::vector<int> order(static_cast<size_t>(E));
-    std::vector<float> prob(static_cast<size_t>(E));
-    for (int64_t t = 0; t < n; ++t) {
-      const float* l = logits_.data() + t * E;
-      const float mx = *std::max_element(l, l + E);
-      float sum = 0;
-      for (int64_t e = 0; e < E; ++e) sum += (prob[size_t(e)] = std::exp(l[e] - mx));
-      for (int64_t e = 0; e < E; ++e) prob[size_t(e)] /= sum;
-      std::iota(order.begin(), order.end(), 0);
-      std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int a, int b) {
-        return prob[size_t(a)] > prob[size_t(b)] || (prob[size_t(a)] == prob[size_t(b)] && a < b);
-      });
-      float wsum = 0;
-      for (int i = 0; i < K; ++i) wsum += prob[size_t(order[size_t(i)])];
-      for (int i = 0; i < K; ++i) {
-        const int e = order[size_t(i)];
-        const float wt = p.normalize_topk ? prob[size_t(e)] / wsum : prob[size_t(e)];
-        by_expert[size_t(e)].emplace_back(t, wt);
+    // Top-k per token, in parallel: choice_[t * K + i] = (expert, weight).
+    choice_.resize(size_t(n * K));
+    pool_.parallel_for(n, 64, [&](int64_t t0, int64_t t1) {
+      std::vector<int> order(static_cast<size_t>(E));
+      std::vector<float> prob(static_cast<size_t>(E));
+      for (int64_t t = t0; t < t1; ++t) {
+        const float* l = logits_.data() + t * E;
+        const float mx = *std::max_element(l, l + E);
+        float sum = 0;
+        for (int64_t e = 0; e < E; ++e) sum += (prob[size_t(e)] = std::exp(l[e] - mx));
+        for (int64_t e = 0; e < E; ++e) prob[size_t(e)] /= sum;
+        std::iota(order.begin(), order.end(), 0);
+        std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int a, int b) {
+          return prob[size_t(a)] > prob[size_t(b)] || (prob[size_t(a)] == prob[size_t(b)] && a < b);
+        });
+        float wsum = 0;
+        for (int i = 0; i < K; ++i) wsum += prob[size_t(order[size_t(i)])];
+        // Sorted by expert index: the order transformers adds the experts' outputs in.
+        std::sort(order.begin(), order.begin() + K);
+        for (int i = 0; i < K; ++i) {
+          const int e = order[size_t(i)];
+          choice_[size_t(t * K + i)] = {e, p.normalize_topk ? prob[size_t(e)] / wsum : prob[size_t(e)]};
+        }
       }
-    }
+    });
     // Rows of the grouped problem: expert e owns rows [row0[e], row0[e+1]) in
-    // token order, one per token routed to it.
+    // token order, one per token routed to it (a counting sort).
     routing_.row0.assign(size_t(E) + 1, 0);
-    routing_.token.clear();
+    for (const auto& c : choice_) ++routing_.row0[size_t(c.expert) + 1];
     for (int64_t e = 0; e < E; ++e) {
-      const auto& toks = by_expert[size_t(e)];
-      routing_.row0[size_t(e) + 1] = routing_.row0[size_t(e)] + int64_t(toks.size());
-      for (const auto& tw : toks) routing_.token.push_back(tw.first);
       if (stats && size_t(e) < stats->tokens_per_expert.size())
-        stats->tokens_per_expert[size_t(e)] += int64_t(toks.size());
+        stats->tokens_per_expert[size_t(e)] += routing_.row0[size_t(e) + 1];
+      routing_.row0[size_t(e) + 1] += routing_.row0[size_t(e)];
     }
+    routing_.token.resize(choice_.size());
+    row_of_.resize(choice_.size());
+    fill_.assign(routing_.row0.begin(), routing_.row0.end() - 1);
+    for (int64_t t = 0; t < n; ++t)
+      for (int i = 0; i < K; ++i) {
+        const int64_t row = fill_[size_t(choice_[size_t(t * K + i)].expert)]++;
+        routing_.token[size_t(row)] = t;
+        row_of_[size_t(t * K + i)] = row;
+      }
     os_.resize(size_t(routing_.row0[size_t(E)] * d));
     experts_.run(pool_, x, *w.gate, *w.up, *w.down, routing_, os_.data());
-    // Weighted sum per token, experts in index order (as transformers adds them)
-    std::vector<std::vector<std::pair<int64_t, float>>> per_token(static_cast<size_t>(n));
-    for (int64_t e = 0; e < E; ++e) {
-      const auto& toks = by_expert[size_t(e)];
-      for (size_t i = 0; i < toks.size(); ++i)
-        per_token[size_t(toks[i].first)].emplace_back(routing_.row0[size_t(e)] + int64_t(i), toks[i].second);
-    }
+    // Weighted sum per token, experts in index order (as transformers adds them).
     pool_.parallel_for(n, 16, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         float* dst = out.row(t);
         std::fill(dst, dst + d, 0.0f);
-        for (const auto& [row, wt] : per_token[size_t(t)]) {
-          const float* src = os_.data() + row * d;
+        for (int i = 0; i < K; ++i) {
+          const float wt = choice_[size_t(t * K + i)].weight;
+          const float* src = os_.data() + row_of_[size_t(t * K + i)] * d;
           for (int64_t j = 0; j < d; ++j) dst[j] += wt * src[j];
         }
       }
@@ -319,6 +325,12 @@ class CpuBackend final : public backend::Backend {
   ThreadPool pool_;
   // Scratch reused across calls (the backend runs one forward at a time).
   std::vector<float> logits_, g_, u_, os_;
+  struct Choice {
+    int expert;
+    float weight;
+  };
+  std::vector<Choice> choice_;              // [n][K] chosen experts per token, by expert index
+  std::vector<int64_t> row_of_, fill_;      // grouped row of each choice; counting-sort cursors
   ExpertRouting routing_;
   ExpertFfn experts_;
 };

@@ -23,7 +23,9 @@ namespace {
 
 constexpr int kMR = kGemmRowBlock;
 constexpr int kNR = kGemmPanel;
-constexpr int64_t kTokenChunk = 256;  // tokens packed at once: 256 x k floats stay in L2
+// Tokens per GEMM task: the chunk of packed input a task streams (256 x k
+// floats, 1 MiB at k = 1024) is shared by both threads through L3.
+constexpr int64_t kTokenChunk = 256;
 
 // Floats between the converted weight rows of one micro-kernel call. The
 // kernel reads its 14 rows in lockstep; rows exactly 4 KiB apart (k = 1024, the
@@ -121,21 +123,31 @@ void gemv(ThreadPool& pool, const float* x, int64_t ldx, int64_t n, const Weight
   });
 }
 
-void gemm_chunk(ThreadPool& pool, const float* x, int64_t ldx, int64_t n, const WeightRows& w, float* y,
-                int64_t ldy, std::vector<float>& xt, float* wbufs) {
+// All tokens are packed in one parallel run and the GEMM is one more: tasks of
+// (256-token chunk, two row blocks), chunk-major, so both threads read the
+// same chunk while it is in the shared L3. Two runs per call instead of two
+// per chunk matters on a shared machine, where every run ends waiting for the
+// slowest thread's last task (at 4096 tokens: 2 waits instead of 32).
+void gemm(ThreadPool& pool, const float* x, int64_t ldx, int64_t n, const WeightRows& w, float* y, int64_t ldy) {
   const int64_t k = w.cols;
   const int64_t n_panels = (n + kNR - 1) / kNR;
-  xt.resize(size_t(packed_x_floats(n, k)));
+  const auto xt = std::make_unique_for_overwrite<float[]>(size_t(packed_x_floats(n, k)));
+  const auto wbufs = std::make_unique_for_overwrite<float[]>(size_t(pool.size() * gemm_wbuf_floats(k)));
   pool.parallel_for(n_panels, 1, [&](int64_t b, int64_t e) {
     const int64_t t0 = b * kNR, t1 = std::min(n, e * kNR);
-    pack_x(x + t0 * ldx, ldx, t1 - t0, k, xt.data() + b * kNR * k);
+    pack_x(x + t0 * ldx, ldx, t1 - t0, k, xt.get() + b * kNR * k);
   });
-  const int64_t n_groups = (w.rows + kMR - 1) / kMR;
-  // Two row blocks per chunk, so each prefetches a block its own thread converts next.
-  pool.parallel_for_tid(n_groups, 2, [&](int tid, int64_t g0, int64_t g1) {
-    float* wbuf = wbufs + tid * gemm_wbuf_floats(k);
-    for (int64_t g = g0; g < g1; ++g)
-      gemm_row_block(w, g * kMR, xt.data(), n, y, ldy, wbuf, row_block_bytes(w, (g + 1) * kMR));
+  constexpr int64_t kGroup = 2;  // row blocks per task: each prefetches one its own thread converts next
+  const int64_t n_groups = (w.rows + kGroup * kMR - 1) / (kGroup * kMR);
+  const int64_t n_chunks = (n + kTokenChunk - 1) / kTokenChunk;
+  pool.parallel_for_tid(n_chunks * n_groups, 1, [&](int tid, int64_t i0, int64_t i1) {
+    float* wbuf = wbufs.get() + tid * gemm_wbuf_floats(k);
+    for (int64_t i = i0; i < i1; ++i) {
+      const int64_t t0 = i / n_groups * kTokenChunk, nt = std::min(kTokenChunk, n - t0);
+      const int64_t j0 = i % n_groups * kGroup * kMR, j1 = std::min(w.rows, j0 + kGroup * kMR);
+      for (int64_t j = j0; j < j1; j += kMR)
+        gemm_row_block(w, j, xt.get() + t0 * k, nt, y + t0 * ldy, ldy, wbuf, row_block_bytes(w, j + kMR));
+    }
   });
 }
 
@@ -323,12 +335,7 @@ void matmul(ThreadPool& pool, const float* x, int64_t ldx, int64_t n, const Weig
     gemv(pool, x, ldx, n, w, y, ldy);
     return;
   }
-  std::vector<float> xt;
-  const auto wbufs = std::make_unique_for_overwrite<float[]>(size_t(pool.size() * gemm_wbuf_floats(w.cols)));
-  for (int64_t t0 = 0; t0 < n; t0 += kTokenChunk) {
-    const int64_t nt = std::min(kTokenChunk, n - t0);
-    gemm_chunk(pool, x + t0 * ldx, ldx, nt, w, y + t0 * ldy, ldy, xt, wbufs.get());
-  }
+  gemm(pool, x, ldx, n, w, y, ldy);
 }
 
 }  // namespace folio::cpu
