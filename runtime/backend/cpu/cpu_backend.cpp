@@ -182,7 +182,7 @@ class CpuBackend final : public backend::Backend {
                                        std::to_string(x.cols) + "], weight [" + std::to_string(w.rows) + "][" +
                                        std::to_string(w.cols) + "], y [" + std::to_string(y.rows) + "][" +
                                        std::to_string(y.cols) + "]");
-    cpu::matmul(pool_, x.data, x.stride, x.rows, rows_of(w, index), y.data, y.stride);
+    cpu::matmul(pool_, gemm_scratch_, x.data, x.stride, x.rows, rows_of(w, index), y.data, y.stride);
   }
 
   void ffn_swiglu(const Act& x, const Weight& gate, const Weight& up, const Weight& down,
@@ -190,11 +190,11 @@ class CpuBackend final : public backend::Backend {
     const int64_t n = x.rows, ff = gate.rows;
     g_.resize(size_t(n * ff));
     u_.resize(size_t(n * ff));
-    cpu::matmul(pool_, x.data, x.stride, n, rows_of(gate, 0), g_.data(), ff);
-    cpu::matmul(pool_, x.data, x.stride, n, rows_of(up, 0), u_.data(), ff);
+    cpu::matmul(pool_, gemm_scratch_, x.data, x.stride, n, rows_of(gate, 0), g_.data(), ff);
+    cpu::matmul(pool_, gemm_scratch_, x.data, x.stride, n, rows_of(up, 0), u_.data(), ff);
     silu_mul(g_.data(), u_.data(), n * ff);
     if (down.cols != ff || out.cols != down.rows) fail(Errc::invalid_argument, "ffn: down projection shape mismatch");
-    cpu::matmul(pool_, g_.data(), ff, n, rows_of(down, 0), out.data, out.stride);
+    cpu::matmul(pool_, gemm_scratch_, g_.data(), ff, n, rows_of(down, 0), out.data, out.stride);
   }
 
   void moe(const Act& x, const backend::MoeWeights& w, const backend::MoeParams& p, const Act& out,
@@ -208,7 +208,7 @@ class CpuBackend final : public backend::Backend {
       fail(Errc::invalid_argument, "moe: expert tensors disagree with the router on the expert count or shape");
     // Router: probabilities in f32, as transformers computes them.
     logits_.resize(size_t(n * E));
-    cpu::matmul(pool_, x.data, x.stride, n, rows_of(*w.router, 0), logits_.data(), E);
+    cpu::matmul(pool_, gemm_scratch_, x.data, x.stride, n, rows_of(*w.router, 0), logits_.data(), E);
     // Top-k per token, in parallel: choice_[t * K + i] = (expert, weight).
     choice_.resize(size_t(n * K));
     pool_.parallel_for(n, 64, [&](int64_t t0, int64_t t1) {
@@ -324,6 +324,7 @@ class CpuBackend final : public backend::Backend {
 
   ThreadPool pool_;
   // Scratch reused across calls (the backend runs one forward at a time).
+  GemmScratch gemm_scratch_;
   std::vector<float> logits_, g_, u_, os_;
   struct Choice {
     int expert;

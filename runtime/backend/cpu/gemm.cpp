@@ -128,25 +128,28 @@ void gemv(ThreadPool& pool, const float* x, int64_t ldx, int64_t n, const Weight
 // same chunk while it is in the shared L3. Two runs per call instead of two
 // per chunk matters on a shared machine, where every run ends waiting for the
 // slowest thread's last task (at 4096 tokens: 2 waits instead of 32).
-void gemm(ThreadPool& pool, const float* x, int64_t ldx, int64_t n, const WeightRows& w, float* y, int64_t ldy) {
+void gemm(ThreadPool& pool, GemmScratch& scratch, const float* x, int64_t ldx, int64_t n, const WeightRows& w,
+          float* y, int64_t ldy) {
   const int64_t k = w.cols;
   const int64_t n_panels = (n + kNR - 1) / kNR;
-  const auto xt = std::make_unique_for_overwrite<float[]>(size_t(packed_x_floats(n, k)));
-  const auto wbufs = std::make_unique_for_overwrite<float[]>(size_t(pool.size() * gemm_wbuf_floats(k)));
+  scratch.xt.resize(std::max(scratch.xt.size(), size_t(packed_x_floats(n, k))));
+  scratch.wbufs.resize(std::max(scratch.wbufs.size(), size_t(pool.size() * gemm_wbuf_floats(k))));
+  float* const xt = scratch.xt.data();
+  float* const wbufs = scratch.wbufs.data();
   pool.parallel_for(n_panels, 1, [&](int64_t b, int64_t e) {
     const int64_t t0 = b * kNR, t1 = std::min(n, e * kNR);
-    pack_x(x + t0 * ldx, ldx, t1 - t0, k, xt.get() + b * kNR * k);
+    pack_x(x + t0 * ldx, ldx, t1 - t0, k, xt + b * kNR * k);
   });
   constexpr int64_t kGroup = 2;  // row blocks per task: each prefetches one its own thread converts next
   const int64_t n_groups = (w.rows + kGroup * kMR - 1) / (kGroup * kMR);
   const int64_t n_chunks = (n + kTokenChunk - 1) / kTokenChunk;
   pool.parallel_for_tid(n_chunks * n_groups, 1, [&](int tid, int64_t i0, int64_t i1) {
-    float* wbuf = wbufs.get() + tid * gemm_wbuf_floats(k);
+    float* wbuf = wbufs + tid * gemm_wbuf_floats(k);
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t t0 = i / n_groups * kTokenChunk, nt = std::min(kTokenChunk, n - t0);
       const int64_t j0 = i % n_groups * kGroup * kMR, j1 = std::min(w.rows, j0 + kGroup * kMR);
       for (int64_t j = j0; j < j1; j += kMR)
-        gemm_row_block(w, j, xt.get() + t0 * k, nt, y + t0 * ldy, ldy, wbuf, row_block_bytes(w, j + kMR));
+        gemm_row_block(w, j, xt + t0 * k, nt, y + t0 * ldy, ldy, wbuf, row_block_bytes(w, j + kMR));
     }
   });
 }
@@ -328,14 +331,20 @@ void gemv_rows(const WeightRows& w, int64_t j0, int64_t j1, const float* x, int6
   }
 }
 
-void matmul(ThreadPool& pool, const float* x, int64_t ldx, int64_t n, const WeightRows& w, float* y,
-            int64_t ldy) {
+void matmul(ThreadPool& pool, GemmScratch& scratch, const float* x, int64_t ldx, int64_t n, const WeightRows& w,
+            float* y, int64_t ldy) {
   if (n <= 0 || w.rows <= 0) return;
   if (n < kGemmMinRows) {
     gemv(pool, x, ldx, n, w, y, ldy);
     return;
   }
-  gemm(pool, x, ldx, n, w, y, ldy);
+  gemm(pool, scratch, x, ldx, n, w, y, ldy);
+}
+
+void matmul(ThreadPool& pool, const float* x, int64_t ldx, int64_t n, const WeightRows& w, float* y,
+            int64_t ldy) {
+  GemmScratch scratch;
+  matmul(pool, scratch, x, ldx, n, w, y, ldy);
 }
 
 }  // namespace folio::cpu

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "runtime/backend/backend.hpp"
 
@@ -38,7 +39,17 @@ struct WeightRows {
   int64_t rows = 0, cols = 0;
 };
 
+// Buffers a caller keeps across matmul calls (packed tokens, converted weight
+// rows per thread), so a forward pass does not allocate and fault in fresh
+// pages for every projection.
+struct GemmScratch {
+  std::vector<float> xt, wbufs;
+};
+
 // y (ldy floats between rows) = x (ldx) . W^T. y must not alias x.
+void matmul(ThreadPool& pool, GemmScratch& scratch, const float* x, int64_t ldx, int64_t n, const WeightRows& w,
+            float* y, int64_t ldy);
+// The same with scratch of its own.
 void matmul(ThreadPool& pool, const float* x, int64_t ldx, int64_t n, const WeightRows& w, float* y,
             int64_t ldy);
 
