@@ -3,11 +3,14 @@
 //   y[n][m] = x[n][k] . W[m][k]^T      (W: m rows of k elements, F32/F16/BF16/Q8_0)
 //
 // Prefill (n >= kGemmMinRows) uses a register-blocked GEMM: the tokens are packed
-// once, transposed into panels of 32 ([k][32], zero-padded), and each thread
-// converts groups of 14 weight rows to f32 and runs a 14 x 32 outer-product
+// once, transposed into panels of 32 ([k][32], zero-padded, 16 x 16 register
+// transposes), and each thread converts groups of 14 weight rows to f32 (rows
+// padded so they do not share an L1 set) and runs a 14 x 32 outer-product
 // micro-kernel over them (28 zmm accumulators, the weight element broadcast
-// straight from memory). Every output is one sequential FMA chain over k, so
-// results do not depend on the thread count or on how rows are split.
+// from the converted rows; a last panel of <= 16 tokens uses a 14 x 16 kernel).
+// While it computes, the kernel prefetches the weight block converted next.
+// Every output is one sequential FMA chain over k, so results do not depend on
+// the thread count or on how rows are split.
 // Decode (small n) is a GEMV: each weight row is converted once and dotted with
 // every token row.
 #pragma once
