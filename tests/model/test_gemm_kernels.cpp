@@ -62,8 +62,10 @@ TEST_CASE("transpose16 swaps rows and columns of random values") {
   cpu::v16 r[16];
   for (int i = 0; i < 16; ++i) r[i] = cpu::load16(a.data() + i * 16);
   cpu::transpose16(r);
+  float t[16][16];
+  std::memcpy(t, r, sizeof t);
   for (int i = 0; i < 16; ++i)
-    for (int j = 0; j < 16; ++j) CHECK(r[i][j] == a[size_t(j * 16 + i)]);
+    for (int j = 0; j < 16; ++j) CHECK(t[i][j] == a[size_t(j * 16 + i)]);
 }
 
 TEST_CASE("pack_x and pack_x_rows lay tokens out in zero-padded panels of 32") {
