@@ -11,6 +11,7 @@
 #include "runtime/backend/cpu/cpu_attention.hpp"
 #include "runtime/backend/cpu/cpu_kv_cache.hpp"
 #include "runtime/backend/cpu/gemm.hpp"
+#include "runtime/backend/cpu/moe_experts.hpp"
 #include "runtime/backend/cpu/simd.hpp"
 #include "runtime/backend/cpu/thread_pool.hpp"
 #include "runtime/common/error.hpp"
@@ -36,16 +37,6 @@ std::vector<float> weight_vector(const Weight& w, int64_t expected, const char* 
   std::vector<float> out(static_cast<size_t>(expected));
   convert_row(w.type, static_cast<const std::byte*>(w.data), expected, out.data());
   return out;
-}
-
-// x / (1 + e^-x) * u, in place into g.
-void silu_mul(float* g, const float* u, int64_t n) {
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    const v16 x = load16(g + i);
-    store16(g + i, x / (1.0f + exp16(-x)) * load16(u + i));
-  }
-  for (; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
 void rms_norm_row(const float* x, const float* gamma, int64_t d, float eps, float* y) {
@@ -191,7 +182,7 @@ class CpuBackend final : public backend::Backend {
                                        std::to_string(x.cols) + "], weight [" + std::to_string(w.rows) + "][" +
                                        std::to_string(w.cols) + "], y [" + std::to_string(y.rows) + "][" +
                                        std::to_string(y.cols) + "]");
-    cpu::matmul(pool_, x.data, x.stride, x.rows, rows_of(w, index), y.data, y.stride);
+    cpu::matmul(pool_, gemm_scratch_, x.data, x.stride, x.rows, rows_of(w, index), y.data, y.stride);
   }
 
   void ffn_swiglu(const Act& x, const Weight& gate, const Weight& up, const Weight& down,
@@ -199,11 +190,11 @@ class CpuBackend final : public backend::Backend {
     const int64_t n = x.rows, ff = gate.rows;
     g_.resize(size_t(n * ff));
     u_.resize(size_t(n * ff));
-    cpu::matmul(pool_, x.data, x.stride, n, rows_of(gate, 0), g_.data(), ff);
-    cpu::matmul(pool_, x.data, x.stride, n, rows_of(up, 0), u_.data(), ff);
+    cpu::matmul(pool_, gemm_scratch_, x.data, x.stride, n, rows_of(gate, 0), g_.data(), ff);
+    cpu::matmul(pool_, gemm_scratch_, x.data, x.stride, n, rows_of(up, 0), u_.data(), ff);
     silu_mul(g_.data(), u_.data(), n * ff);
     if (down.cols != ff || out.cols != down.rows) fail(Errc::invalid_argument, "ffn: down projection shape mismatch");
-    cpu::matmul(pool_, g_.data(), ff, n, rows_of(down, 0), out.data, out.stride);
+    cpu::matmul(pool_, gemm_scratch_, g_.data(), ff, n, rows_of(down, 0), out.data, out.stride);
   }
 
   void moe(const Act& x, const backend::MoeWeights& w, const backend::MoeParams& p, const Act& out,
@@ -212,138 +203,70 @@ class CpuBackend final : public backend::Backend {
     const int64_t E = w.router->rows, ff = w.gate->rows;
     const int K = p.n_used;
     if (K <= 0 || K > E) fail(Errc::invalid_argument, "moe: experts used must be in 1..expert count");
-    if (w.gate->count != E || w.up->count != E || w.down->count != E || w.down->rows != d || w.down->cols != ff)
+    if (w.gate->count != E || w.up->count != E || w.down->count != E || w.gate->cols != d || w.up->rows != ff ||
+        w.up->cols != d || w.down->rows != d || w.down->cols != ff)
       fail(Errc::invalid_argument, "moe: expert tensors disagree with the router on the expert count or shape");
     backend::check_forced_experts(p.forced_experts, n, K, E);
     // Router: probabilities in f32, as transformers computes them.
     logits_.resize(size_t(n * E));
-    cpu::matmul(pool_, x.data, x.stride, n, rows_of(*w.router, 0), logits_.data(), E);
-    std::vector<std::vector<std::pair<int64_t, float>>> by_expert(static_cast<size_t>(E));
-    std::vector<int> order(static_cast<size_t>(E));
-    std::vector<float> prob(static_cast<size_t>(E));
-    for (int64_t t = 0; t < n; ++t) {
-      const float* l = logits_.data() + t * E;
-      const float mx = *std::max_element(l, l + E);
-      float sum = 0;
-      for (int64_t e = 0; e < E; ++e) sum += (prob[size_t(e)] = std::exp(l[e] - mx));
-      for (int64_t e = 0; e < E; ++e) prob[size_t(e)] /= sum;
-      if (!p.forced_experts.empty()) {  // routing replay
-        std::copy_n(p.forced_experts.begin() + t * K, K, order.begin());
-      } else {
-        std::iota(order.begin(), order.end(), 0);
-        std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int a, int b) {
-          return prob[size_t(a)] > prob[size_t(b)] || (prob[size_t(a)] == prob[size_t(b)] && a < b);
-        });
-      }
-      float wsum = 0;
-      for (int i = 0; i < K; ++i) wsum += prob[size_t(order[size_t(i)])];
-      for (int i = 0; i < K; ++i) {
-        const int e = order[size_t(i)];
-        const float wt = p.normalize_topk ? prob[size_t(e)] / wsum : prob[size_t(e)];
-        by_expert[size_t(e)].emplace_back(t, wt);
-      }
-    }
-    // Rows of the grouped problem: expert e owns rows [row0[e], row0[e+1]) in
-    // index order, one per token routed to it.
-    std::vector<int64_t> row0(size_t(E) + 1, 0);
-    for (int64_t e = 0; e < E; ++e) {
-      row0[size_t(e) + 1] = row0[size_t(e)] + int64_t(by_expert[size_t(e)].size());
-      if (stats && size_t(e) < stats->tokens_per_expert.size())
-        stats->tokens_per_expert[size_t(e)] += int64_t(by_expert[size_t(e)].size());
-    }
-    const int64_t total = row0[size_t(E)];
-    // Packed offsets: experts with enough rows use the GEMM (packed panels).
-    std::vector<int64_t> xt_off(size_t(E) + 1, 0), ht_off(size_t(E) + 1, 0);
-    for (int64_t e = 0; e < E; ++e) {
-      const int64_t ne = row0[size_t(e) + 1] - row0[size_t(e)];
-      const bool gemm = ne >= kGemmMinRows;
-      xt_off[size_t(e) + 1] = xt_off[size_t(e)] + (gemm ? packed_x_floats(ne, d) : 0);
-      ht_off[size_t(e) + 1] = ht_off[size_t(e)] + (gemm ? packed_x_floats(ne, ff) : 0);
-    }
-    xs_.resize(size_t(total * d));
-    g_.resize(size_t(total * ff));
-    u_.resize(size_t(total * ff));
-    os_.resize(size_t(total * d));
-    xt_.resize(size_t(xt_off[size_t(E)]));
-    ht_.resize(size_t(ht_off[size_t(E)]));
-    ut_.resize(size_t(ht_off[size_t(E)]));
-
-    // 1. gather each expert's token rows and pack them
-    pool_.parallel_for(E, 1, [&](int64_t e0, int64_t e1) {
-      for (int64_t e = e0; e < e1; ++e) {
-        const auto& toks = by_expert[size_t(e)];
-        float* dst = xs_.data() + row0[size_t(e)] * d;
-        for (size_t i = 0; i < toks.size(); ++i) std::memcpy(dst + int64_t(i) * d, x.row(toks[i].first), size_t(d) * 4);
-        if (int64_t(toks.size()) >= kGemmMinRows) pack_x(dst, d, int64_t(toks.size()), d, xt_.data() + xt_off[size_t(e)]);
-      }
-    });
-    // Work items over (expert, block of output rows) of one projection.
-    struct Item {
-      int32_t expert;
-      int32_t which;  // 0 gate, 1 up, 2 down
-      int64_t j0;
-    };
-    auto items_for = [&](std::initializer_list<int> which, int64_t rows) {
-      std::vector<Item> items;
-      const int64_t block = kGemmRowBlock * 2;
-      for (int64_t e = 0; e < E; ++e) {
-        if (row0[size_t(e) + 1] == row0[size_t(e)]) continue;
-        for (int wch : which)
-          for (int64_t j0 = 0; j0 < rows; j0 += block) items.push_back({int32_t(e), int32_t(wch), j0});
-      }
-      return items;
-    };
-    auto run_items = [&](const std::vector<Item>& items, int64_t k) {
-      pool_.parallel_for(int64_t(items.size()), 1, [&](int64_t i0, int64_t i1) {
-        std::vector<float> wbuf(static_cast<size_t>(kGemmRowBlock * k));
-        for (int64_t i = i0; i < i1; ++i) {
-          const Item& it = items[size_t(i)];
-          const int64_t e = it.expert, ne = row0[size_t(e) + 1] - row0[size_t(e)];
-          const Weight& wt = it.which == 0 ? *w.gate : it.which == 1 ? *w.up : *w.down;
-          const WeightRows wr = rows_of(wt, e);
-          const int64_t j1 = std::min<int64_t>(wr.rows, it.j0 + kGemmRowBlock * 2);
-          if (ne >= kGemmMinRows) {
-            // gate/up write packed panels (the down projection's input); down writes token rows
-            for (int64_t j = it.j0; j < j1; j += kGemmRowBlock) {
-              if (it.which == 0) gemm_row_block_packed(wr, j, xt_.data() + xt_off[size_t(e)], ne, ht_.data() + ht_off[size_t(e)], wbuf.data());
-              else if (it.which == 1) gemm_row_block_packed(wr, j, xt_.data() + xt_off[size_t(e)], ne, ut_.data() + ht_off[size_t(e)], wbuf.data());
-              else gemm_row_block(wr, j, ht_.data() + ht_off[size_t(e)], ne, os_.data() + row0[size_t(e)] * d, d, wbuf.data());
-            }
-          } else {
-            const float* in = it.which == 2 ? g_.data() + row0[size_t(e)] * ff : xs_.data() + row0[size_t(e)] * d;
-            float* y = (it.which == 0 ? g_.data() : it.which == 1 ? u_.data() : os_.data()) + row0[size_t(e)] * wr.rows;
-            gemv_rows(wr, it.j0, j1, in, k, ne, y, wr.rows, wbuf.data());
-          }
+    cpu::matmul(pool_, gemm_scratch_, x.data, x.stride, n, rows_of(*w.router, 0), logits_.data(), E);
+    // Top-k per token, in parallel: choice_[t * K + i] = (expert, weight).
+    choice_.resize(size_t(n * K));
+    pool_.parallel_for(n, 64, [&](int64_t t0, int64_t t1) {
+      std::vector<int> order(static_cast<size_t>(E));
+      std::vector<float> prob(static_cast<size_t>(E));
+      for (int64_t t = t0; t < t1; ++t) {
+        const float* l = logits_.data() + t * E;
+        const float mx = *std::max_element(l, l + E);
+        float sum = 0;
+        for (int64_t e = 0; e < E; ++e) sum += (prob[size_t(e)] = std::exp(l[e] - mx));
+        for (int64_t e = 0; e < E; ++e) prob[size_t(e)] /= sum;
+        if (!p.forced_experts.empty()) {  // routing replay
+          std::copy_n(p.forced_experts.begin() + t * K, K, order.begin());
+        } else {
+          std::iota(order.begin(), order.end(), 0);
+          std::partial_sort(order.begin(), order.begin() + K, order.end(), [&](int a, int b) {
+            return prob[size_t(a)] > prob[size_t(b)] || (prob[size_t(a)] == prob[size_t(b)] && a < b);
+          });
         }
-      });
-    };
-    // 2. gate and up projections of every expert in one parallel run
-    run_items(items_for({0, 1}, ff), d);
-    // 3. h = silu(gate) * up (in the packed layout for GEMM experts)
-    pool_.parallel_for(E, 1, [&](int64_t e0, int64_t e1) {
-      for (int64_t e = e0; e < e1; ++e) {
-        const int64_t ne = row0[size_t(e) + 1] - row0[size_t(e)];
-        if (ne >= kGemmMinRows)
-          silu_mul(ht_.data() + ht_off[size_t(e)], ut_.data() + ht_off[size_t(e)], ht_off[size_t(e) + 1] - ht_off[size_t(e)]);
-        else
-          silu_mul(g_.data() + row0[size_t(e)] * ff, u_.data() + row0[size_t(e)] * ff, ne * ff);
+        float wsum = 0;
+        for (int i = 0; i < K; ++i) wsum += prob[size_t(order[size_t(i)])];
+        // Sorted by expert index: the order transformers adds the experts' outputs in.
+        std::sort(order.begin(), order.begin() + K);
+        for (int i = 0; i < K; ++i) {
+          const int e = order[size_t(i)];
+          choice_[size_t(t * K + i)] = {e, p.normalize_topk ? prob[size_t(e)] / wsum : prob[size_t(e)]};
+        }
       }
     });
-    // 4. down projections
-    run_items(items_for({2}, d), ff);
-    // 5. weighted sum per token, experts in index order (as transformers adds them)
-    std::vector<std::vector<std::pair<int64_t, float>>> per_token(static_cast<size_t>(n));
+    // Rows of the grouped problem: expert e owns rows [row0[e], row0[e+1]) in
+    // token order, one per token routed to it (a counting sort).
+    routing_.row0.assign(size_t(E) + 1, 0);
+    for (const auto& c : choice_) ++routing_.row0[size_t(c.expert) + 1];
     for (int64_t e = 0; e < E; ++e) {
-      const auto& toks = by_expert[size_t(e)];
-      for (size_t i = 0; i < toks.size(); ++i)
-        per_token[size_t(toks[i].first)].emplace_back(row0[size_t(e)] + int64_t(i), toks[i].second);
+      if (stats && size_t(e) < stats->tokens_per_expert.size())
+        stats->tokens_per_expert[size_t(e)] += routing_.row0[size_t(e) + 1];
+      routing_.row0[size_t(e) + 1] += routing_.row0[size_t(e)];
     }
+    routing_.token.resize(choice_.size());
+    row_of_.resize(choice_.size());
+    fill_.assign(routing_.row0.begin(), routing_.row0.end() - 1);
+    for (int64_t t = 0; t < n; ++t)
+      for (int i = 0; i < K; ++i) {
+        const int64_t row = fill_[size_t(choice_[size_t(t * K + i)].expert)]++;
+        routing_.token[size_t(row)] = t;
+        row_of_[size_t(t * K + i)] = row;
+      }
+    os_.resize(size_t(routing_.row0[size_t(E)] * d));
+    experts_.run(pool_, x, *w.gate, *w.up, *w.down, routing_, os_.data());
+    // Weighted sum per token, experts in index order (as transformers adds them).
     pool_.parallel_for(n, 16, [&](int64_t t0, int64_t t1) {
       for (int64_t t = t0; t < t1; ++t) {
         float* dst = out.row(t);
         std::fill(dst, dst + d, 0.0f);
-        for (const auto& [row, wt] : per_token[size_t(t)]) {
-          const float* src = os_.data() + row * d;
+        for (int i = 0; i < K; ++i) {
+          const float wt = choice_[size_t(t * K + i)].weight;
+          const float* src = os_.data() + row_of_[size_t(t * K + i)] * d;
           for (int64_t j = 0; j < d; ++j) dst[j] += wt * src[j];
         }
       }
@@ -406,7 +329,16 @@ class CpuBackend final : public backend::Backend {
 
   ThreadPool pool_;
   // Scratch reused across calls (the backend runs one forward at a time).
-  std::vector<float> logits_, xs_, g_, u_, os_, xt_, ht_, ut_;
+  GemmScratch gemm_scratch_;
+  std::vector<float> logits_, g_, u_, os_;
+  struct Choice {
+    int expert;
+    float weight;
+  };
+  std::vector<Choice> choice_;              // [n][K] chosen experts per token, by expert index
+  std::vector<int64_t> row_of_, fill_;      // grouped row of each choice; counting-sort cursors
+  ExpertRouting routing_;
+  ExpertFfn experts_;
 };
 
 }  // namespace

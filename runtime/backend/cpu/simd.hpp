@@ -4,8 +4,11 @@
 // (two ymm, four xmm, or scalars), so the same source is the portable fallback.
 #pragma once
 
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 
 // Without AVX-512, GCC notes that passing a 64-byte vector by value has a
 // different ABI; these helpers are internal and always inlined.
@@ -67,6 +70,42 @@ inline v16 exp16(v16 x) {
   v16 scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;
+}
+
+namespace detail {
+// One level of a recursive 16 x 16 transpose: rows i and i + H (i & H == 0)
+// swap their off-diagonal H-lane blocks.
+template <int H, size_t... J>
+inline void swap_blocks(v16& a, v16& b, std::index_sequence<J...>) {
+  const v16 top = __builtin_shufflevector(a, b, ((J & H) == 0 ? int(J) : 16 + int(J) - H)...);
+  const v16 bottom = __builtin_shufflevector(a, b, ((J & H) == 0 ? int(J) + H : 16 + int(J))...);
+  a = top;
+  b = bottom;
+}
+template <int H>
+inline void transpose_level(v16 (&r)[16]) {
+  for (int i = 0; i < 16; ++i)
+    if ((i & H) == 0) swap_blocks<H>(r[i], r[i + H], std::make_index_sequence<16>{});
+}
+}  // namespace detail
+
+// r[i][j] <- r[j][i], in registers (64 two-source shuffles; scalar code would
+// need 256 loads and stores with a 64-byte stride).
+inline void transpose16(v16 (&r)[16]) {
+  detail::transpose_level<8>(r);
+  detail::transpose_level<4>(r);
+  detail::transpose_level<2>(r);
+  detail::transpose_level<1>(r);
+}
+
+// g[i] = silu(g[i]) * u[i] = g / (1 + e^-g) * u, the SwiGLU gate, in place.
+inline void silu_mul(float* g, const float* u, int64_t n) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const v16 x = load16(g + i);
+    store16(g + i, x / (1.0f + exp16(-x)) * load16(u + i));
+  }
+  for (; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
 }
 
 }  // namespace folio::cpu

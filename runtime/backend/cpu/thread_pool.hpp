@@ -44,20 +44,28 @@ class ThreadPool {
   // chunk exactly once, whichever threads take part.
   template <class F>
   void parallel_for(int64_t n, int64_t grain, F&& fn) {
+    parallel_for_tid(n, grain, [&](int, int64_t b, int64_t e) { fn(b, e); });
+  }
+
+  // The same, passing fn(tid, begin, end) the index (0 .. size() - 1) of the
+  // thread running the chunk: no two chunks with the same tid run at once, so
+  // callers can give each thread its own scratch instead of allocating per chunk.
+  template <class F>
+  void parallel_for_tid(int64_t n, int64_t grain, F&& fn) {
     if (n <= 0) return;
     if (grain < 1) grain = 1;
     const int64_t n_chunks = (n + grain - 1) / grain;
     if (n_chunks == 1 || n_threads_ == 1) {
-      fn(int64_t(0), n);
+      fn(0, int64_t(0), n);
       return;
     }
     std::atomic<int64_t> next{0};
-    run([&](int, int) {
+    run([&](int tid, int) {
       for (;;) {
         const int64_t c = next.fetch_add(1, std::memory_order_relaxed);
         if (c >= n_chunks) break;
         const int64_t b = c * grain;
-        fn(b, std::min(n, b + grain));
+        fn(tid, b, std::min(n, b + grain));
       }
     });
   }
