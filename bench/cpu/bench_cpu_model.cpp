@@ -130,9 +130,12 @@ int main(int argc, char** argv) try {
     for (auto& x : t) x = int32_t(rng() % uint64_t(hp.n_vocab));
     return t;
   };
-  {  // warm-up: page the weights in, grow the allocator
-    model::Session warm(m, {512, 512});
-    warm.prefill(random_tokens(256));
+  {  // warm-up: page the weights in, grow the allocator. One whole prefill
+     // chunk (512 rows), so the buffers the measured prefills use have their
+     // final size: a 256-token warm-up left the first measured context to
+     // grow (and fault in) the GEMM and MoE scratch inside its timing.
+    model::Session warm(m, {1024, 512});
+    warm.prefill(random_tokens(512));
   }
 
   json::Array runs;
