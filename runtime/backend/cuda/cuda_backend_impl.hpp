@@ -89,8 +89,8 @@ class CudaBackendImpl final : public CudaBackend {
   // Same with x already bf16 (the weight must be bf16); y f32 or bf16 (out_type).
   void gemm_bf16_in(const bf16* x, int64_t xs, int64_t n, const bf16* w, int64_t rows, int64_t cols, void* y,
                     int64_t ys, cudaDataType_t out_type = CUDA_R_32F);
-  // The routing replay of `p` on the device (nullptr when there is none).
-  const int32_t* upload_forced_experts(const backend::MoeParams& p, int64_t rows, int64_t n_expert);
+  // The routing replay of `p` (checked by moe()) on the device; nullptr when there is none.
+  const int32_t* upload_forced_experts(const backend::MoeParams& p, int64_t rows);
   void moe_decode(const backend::Act& x, const backend::MoeWeights& w, const backend::MoeParams& p,
                   const backend::Act& out, backend::MoeStats* stats);
   void moe_prefill(const backend::Act& x, const backend::MoeWeights& w, const backend::MoeParams& p,

@@ -48,11 +48,10 @@ void CudaBackendImpl::moe(const Act& x, const backend::MoeWeights& w, const back
   forget_converted_input();  // xb_ held the grouped tokens
 }
 
-const int32_t* CudaBackendImpl::upload_forced_experts(const backend::MoeParams& p, int64_t rows, int64_t n_expert) {
+const int32_t* CudaBackendImpl::upload_forced_experts(const backend::MoeParams& p, int64_t rows) {
   if (p.forced_experts.empty()) return nullptr;
   // A copy from pageable host memory cannot be recorded in a graph.
   if (capturing_) fail(Errc::invalid_argument, "moe: a routing replay cannot be recorded in a graph");
-  (void)n_expert;  // checked by moe()
   int32_t* d = forced_.get(size_t(rows) * size_t(p.n_used), "routing replay");
   check(cudaMemcpyAsync(d, p.forced_experts.data(), p.forced_experts.size_bytes(), cudaMemcpyHostToDevice, stream_),
         "routing replay");
@@ -77,7 +76,7 @@ void CudaBackendImpl::moe_decode(const Act& x, const backend::MoeWeights& w, con
     pending_stats_ = stats->tokens_per_expert;
     pending_dirty_ = true;
   }
-  check(ops::moe_route(logits, n, int(E), K, p.normalize_topk, upload_forced_experts(p, n, E), ids, wts, counts,
+  check(ops::moe_route(logits, n, int(E), K, p.normalize_topk, upload_forced_experts(p, n), ids, wts, counts,
                        stream_),
         "moe route");
   float* h = g_.get(size_t(n * K * ff), "expert hidden");
@@ -111,7 +110,7 @@ void CudaBackendImpl::moe_prefill(const Act& x, const backend::MoeWeights& w, co
   float* wts = wts_.get(size_t(slots), "expert weights");
   int32_t* counts = counts_.get(size_t(E), "expert counts");
   check(cudaMemsetAsync(counts, 0, size_t(E) * 4, stream_), "memset");
-  check(ops::moe_route(logits, n, int(E), K, p.normalize_topk, upload_forced_experts(p, n, E), ids, wts, counts,
+  check(ops::moe_route(logits, n, int(E), K, p.normalize_topk, upload_forced_experts(p, n), ids, wts, counts,
                        stream_),
         "moe route");
   // The GEMM shapes depend on the counts: read them (E ints) and wait.
