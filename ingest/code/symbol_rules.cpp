@@ -546,7 +546,10 @@ std::optional<Def> Extractor::unwrap(TSNode wrapper, Role role) {
       if (has_type(last, "declaration") || has_type(last, "field_declaration")) {
         // `template <class T> struct X { ... };` puts the specifier in the type.
         TSNode type = field(last, "type");
-        if (roles_(ts_node_symbol(type)) == Role::c_record && is_null(field(last, "declarator"))) inner = type;
+        // Error recovery can leave a declaration without a type: a null node,
+        // which ts_node_symbol must not be given (fuzz_code found one).
+        if (!is_null(type) && roles_(ts_node_symbol(type)) == Role::c_record && is_null(field(last, "declarator")))
+          inner = type;
       } else {
         inner = last;
       }
