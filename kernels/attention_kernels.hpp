@@ -102,6 +102,36 @@ size_t decode_workspace_floats(int batch, int n_heads, int head_dim, int splits)
 // Flash-decoding: each row's blocks are split over `splits` CTAs, then reduced.
 cudaError_t attention_decode(const DecodeArgs& args, cudaStream_t stream);
 
+// ---- the fused sparse decode step --------------------------------------------
+
+// Plan and attention of one query token (batch 1) in one launch: one
+// thread-block cluster per KV head scores the block summaries, selects exactly
+// as build_plan does, and attends the listed blocks (sparse_decode.cu). Needs
+// sm_90 and shared memory for the context's block keys (about 800K tokens at
+// head_dim 128); sparse_decode_cluster_size says whether it runs.
+struct SparseDecodeArgs {
+  const __nv_bfloat16* q = nullptr;  // [n_heads][d]: the query token
+  __nv_bfloat16* o = nullptr;        // [n_heads][d]
+  int64_t n_keys = 0;                // keys in the cache; the query sits at n_keys - 1
+  int n_heads = 0, n_kv_heads = 0, head_dim = 0;
+  float scale = 0.0f;
+  PagedKv kv;
+  const __nv_bfloat16* summaries = nullptr;  // as PlannerArgs
+  const int32_t* first_global = nullptr;     // as PlannerArgs; may be null
+  int sink_blocks = 1, window_tokens = 1024, topk_blocks = 32;
+  int row_capacity = 0;  // planner_row_capacity(...)
+  // Optional: the plan, written as build_plan writes it (rows = KV heads).
+  int32_t* row_offsets = nullptr;
+  int32_t* row_counts = nullptr;
+  int32_t* block_indices = nullptr;
+  bool programmatic_launch = true;  // as DecodeArgs
+};
+// CTAs per cluster to launch with (2..16), or 0 when the fused step cannot run
+// here (before sm_90, bad shapes, or a context whose keys overflow shared memory).
+// Costs occupancy queries: call once per shape, not per step.
+int sparse_decode_cluster_size(const SparseDecodeArgs& args);
+cudaError_t sparse_decode(const SparseDecodeArgs& args, int cluster_size, cudaStream_t stream);
+
 // ---- planner ---------------------------------------------------------------
 
 // Mean key per (block, KV head) of the first n_keys keys: summaries

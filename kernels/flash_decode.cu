@@ -14,6 +14,7 @@
 #include <cfloat>
 
 #include "kernels/attention_kernels.hpp"
+#include "kernels/decode_step.cuh"
 #include "kernels/mma_common.cuh"
 
 namespace folio::kernels {
@@ -81,75 +82,19 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodePara
     cp_async_commit();
   }
 
-  const int quad = lane % 4;
   uint32_t qf[kD / 16][4];
-  float o[kD / 8][4];
-#pragma unroll
-  for (int n = 0; n < kD / 8; ++n) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-  float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
-
+  WarpSoftmax<kD> st;
+  st.init();
   for (int e = 0; e < count; ++e) {
     const int stage = e % kStages;
     if (e + kStages - 1 < count) load_block(e + kStages - 1, (e + kStages - 1) % kStages);
     cp_async_commit();
     cp_async_wait<kStages - 1>();
     __syncthreads();
-    if (e == 0) {
-#pragma unroll
-      for (int kk = 0; kk < kD / 16; ++kk) {
-        const int r = (lane & 7) + ((lane >> 3) & 1) * 8;
-        ldmatrix_x4(qf[kk], q_s + swizzle<kD>(r, kk * 2 + (lane >> 4)) * 2);
-      }
-    }
-    const uint32_t k_tile = kv_s + stage * 2 * kTile, v_tile = k_tile + kTile;
-    const int64_t key0 = int64_t(blocks[e]) * 64 + warp * 16;
-    float s[2][4] = {{0, 0, 0, 0}, {0, 0, 0, 0}};
-#pragma unroll
-    for (int kk = 0; kk < kD / 16; ++kk) {
-      uint32_t b[4];
-      const int key = warp * 16 + (lane & 7) + (lane >> 4) * 8;
-      ldmatrix_x4(b, k_tile + swizzle<kD>(key, kk * 2 + ((lane >> 3) & 1)) * 2);
-      mma_bf16(s[0], qf[kk], b[0], b[1]);
-      mma_bf16(s[1], qf[kk], b[2], b[3]);
-    }
-    if (key0 + 16 > n_keys) {
-#pragma unroll
-      for (int n = 0; n < 2; ++n)
-#pragma unroll
-        for (int c = 0; c < 4; ++c)
-          if (key0 + n * 8 + quad * 2 + (c & 1) >= n_keys) s[n][c] = -INFINITY;
-    }
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const float mx = quad_max(fmaxf(fmaxf(s[0][2 * half], s[0][2 * half + 1]), fmaxf(s[1][2 * half], s[1][2 * half + 1])));
-      const float m_new = fmaxf(m[half], mx);
-      const float m_use = m_new == -INFINITY ? 0.0f : m_new * p.scale_log2;
-      const float alpha = fast_exp2(m[half] * p.scale_log2 - m_use);
-      m[half] = m_new;
-      float sum = 0.0f;
-#pragma unroll
-      for (int n = 0; n < 2; ++n) {
-        s[n][2 * half] = fast_exp2(s[n][2 * half] * p.scale_log2 - m_use);
-        s[n][2 * half + 1] = fast_exp2(s[n][2 * half + 1] * p.scale_log2 - m_use);
-        sum += s[n][2 * half] + s[n][2 * half + 1];
-      }
-      l[half] = l[half] * alpha + sum;
-#pragma unroll
-      for (int n = 0; n < kD / 8; ++n) {
-        o[n][2 * half] *= alpha;
-        o[n][2 * half + 1] *= alpha;
-      }
-    }
-    const uint32_t a[4] = {pack_bf16(s[0][0], s[0][1]), pack_bf16(s[0][2], s[0][3]), pack_bf16(s[1][0], s[1][1]),
-                           pack_bf16(s[1][2], s[1][3])};
-#pragma unroll
-    for (int dp = 0; dp < kD / 16; ++dp) {
-      uint32_t b[4];
-      const int key = warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-      ldmatrix_x4_trans(b, v_tile + swizzle<kD>(key, dp * 2 + (lane >> 4)) * 2);
-      mma_bf16(o[2 * dp], a, b[0], b[1]);
-      mma_bf16(o[2 * dp + 1], a, b[2], b[3]);
-    }
+    if (e == 0) load_query_fragments<kD>(qf, q_s, lane);
+    const uint32_t k_tile = kv_s + stage * 2 * kTile;
+    attend_block_keys<kD>(st, qf, k_tile, k_tile + kTile, warp, int64_t(blocks[e]) * 64 + warp * 16, n_keys,
+                          p.scale_log2, lane);
     __syncthreads();
   }
   cp_async_wait<0>();
@@ -157,39 +102,15 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodePara
   __syncthreads();
 
   // Merge the 4 warps' states in shared memory (the K/V stages are free now).
-  float* red_o = reinterpret_cast<float*>(smem + 16 * kD * 2);  // [kWarps][16][kD]
-  float* red_m = red_o + kWarps * 16 * kD;                      // [kWarps][16]
+  float* red_o = reinterpret_cast<float*>(smem + 16 * kD * 2);  // [kWarps][16][kRedStride]
+  float* red_m = red_o + kWarps * 16 * kRedStride<kD>;          // [kWarps][16]
   float* red_l = red_m + kWarps * 16;
-  const int group_id = lane / 4;
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const int r = group_id + half * 8;
-    const float total = quad_sum(l[half]);
-    if (quad == 0) {
-      red_m[warp * 16 + r] = m[half] == -INFINITY ? -INFINITY : m[half] * p.scale_log2;
-      red_l[warp * 16 + r] = total;
-    }
-#pragma unroll
-    for (int n = 0; n < kD / 8; ++n) {
-      red_o[(warp * 16 + r) * kD + n * 8 + quad * 2] = o[n][2 * half];
-      red_o[(warp * 16 + r) * kD + n * 8 + quad * 2 + 1] = o[n][2 * half + 1];
-    }
-  }
+  store_warp_state<kD>(st, red_o, red_m, red_l, warp, p.scale_log2, lane);
   __syncthreads();
   for (int i = tid; i < G * kD; i += kThreads) {
     const int r = i / kD, c = i % kD;
-    float mx = -INFINITY;
-#pragma unroll
-    for (int w = 0; w < kWarps; ++w) mx = fmaxf(mx, red_m[w * 16 + r]);
-    float sum = 0.0f, acc = 0.0f;
-    if (mx != -INFINITY) {
-#pragma unroll
-      for (int w = 0; w < kWarps; ++w) {
-        const float f = fast_exp2(red_m[w * 16 + r] - mx);
-        sum += f * red_l[w * 16 + r];
-        acc += f * red_o[(w * 16 + r) * kD + c];
-      }
-    }
+    float mx, sum, acc;
+    combine_warp_states<kD, kWarps>(red_o, red_m, red_l, r, c, &mx, &sum, &acc);
     const int h = kv_head * G + r;
     if (p.splits == 1) {
       p.o[seq * p.o_stride + int64_t(h) * kD + c] = __float2bfloat16(sum > 0.0f ? acc / sum : 0.0f);
@@ -295,7 +216,7 @@ __global__ void __launch_bounds__(kMergeThreads) merge_splits_kernel(const Decod
 template <int kD>
 constexpr int decode_smem_bytes() {
   constexpr int kStageBytes = 2 * 64 * kD * 2;
-  constexpr int kMergeBytes = (kWarps * 16 * kD + 2 * kWarps * 16) * 4;
+  constexpr int kMergeBytes = (kWarps * 16 * kRedStride<kD> + 2 * kWarps * 16) * 4;
   return 16 * kD * 2 + (kStages * kStageBytes > kMergeBytes ? kStages * kStageBytes : kMergeBytes);
 }
 

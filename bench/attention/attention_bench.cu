@@ -2,7 +2,7 @@
 // on fresh random inputs of odd sizes, then times dense and sparse prefill and
 // decode at Qwen3-30B-A3B attention shapes (32 query heads, 4 KV heads, d 128).
 //
-//   attention_bench [--check] [--bench] [--only-decode] [--profile-decode] [--json FILE] [--max-len N] [--threads N]
+//   attention_bench [--check] [--check-filter TEXT] [--bench] [--only-decode] [--profile-decode] [--json FILE] [--max-len N] [--threads N]
 //   (--profile-decode: only 10 plain sparse decode steps at 128K, for ncu)
 //
 // Prints one line per check and per timing, a summary table last, and with
@@ -34,6 +34,7 @@ namespace {
 
 struct Options {
   bool check = false, bench = false, only_decode = false, profile_decode = false;
+  std::string check_filter;  // --check-filter: only the checks whose name contains it
   std::string json;
   int64_t max_len = 1 << 20;
   int threads = 0;
@@ -470,6 +471,93 @@ CheckRow check_decode(const DecodeCase& c, int threads, int sm_count, uint32_t s
   return row;
 }
 
+struct FusedDecodeCase {
+  const char* name;
+  int64_t n;
+  int n_heads, n_kv_heads, d;
+  bool shuffled;
+  int window_tokens, topk_blocks;
+  int cluster;  // 0: sparse_decode_cluster_size's choice
+  bool globals;
+};
+
+// The fused sparse decode step (one launch: plan + attention) against the
+// planner + decode kernels and the CPU: its plan must equal build_plan's row for
+// row, its output must match exact CPU attention over that plan, and two runs
+// must give the same bits.
+CheckRow check_fused_decode(const FusedDecodeCase& c, int threads, uint32_t seed) {
+  const attn::Shape shape{c.n_heads, c.n_kv_heads, c.d};
+  const int64_t n = c.n;
+  const auto q = random_bf16_values(size_t(c.n_heads) * c.d, seed, 1.0f);
+  const auto k = random_bf16_values(size_t(n) * c.n_kv_heads * c.d, seed + 1, 1.0f);
+  const auto v = random_bf16_values(size_t(n) * c.n_kv_heads * c.d, seed + 2, 1.0f);
+  DeviceArray<bf16> dq(bench::to_bf16(q)), dout(q.size());
+  DeviceKv kv = upload_kv(k, v, n, c.n_kv_heads, c.d, c.shuffled, seed + 3);
+  attn::SparseConfig cfg;
+  cfg.query_block = 1;
+  cfg.window_tokens = c.window_tokens;
+  cfg.topk_blocks = c.topk_blocks;
+  std::vector<int32_t> globals;
+  if (c.globals && n > 8) globals = {int32_t(n / 3), int32_t(n / 2) + 1, int32_t(n / 5), int32_t(n - 2)};
+  GpuPlanner gp = make_planner(dq.get(), int64_t(c.n_heads) * c.d, 1, n - 1, n, c.n_heads, c.n_kv_heads, c.d, cfg,
+                               globals);
+  FOLIO_CUDA(kernels::summarize_blocks(kv.view, n, c.n_kv_heads, c.d, gp.summaries.get(), nullptr));
+  FOLIO_CUDA(kernels::build_plan(gp.args, nullptr));
+  FOLIO_CUDA(cudaDeviceSynchronize());
+  const attn::Plan reference_plan = download_plan(gp, 1, n - 1, n, 1, c.n_kv_heads, globals);
+
+  kernels::SparseDecodeArgs a;
+  a.q = dq.get();
+  a.o = dout.get();
+  a.n_keys = n;
+  a.n_heads = c.n_heads;
+  a.n_kv_heads = c.n_kv_heads;
+  a.head_dim = c.d;
+  a.scale = 1.0f / std::sqrt(float(c.d));
+  a.kv = kv.view;
+  a.summaries = gp.summaries.get();
+  a.first_global = gp.args.first_global;
+  a.sink_blocks = cfg.sink_blocks;
+  a.window_tokens = cfg.window_tokens;
+  a.topk_blocks = cfg.topk_blocks;
+  a.row_capacity = gp.args.row_capacity;
+  a.row_offsets = gp.plan.offsets.get();  // overwritten: the fused kernel's plan is downloaded below
+  a.row_counts = gp.plan.counts.get();
+  a.block_indices = gp.plan.indices.get();
+  const int cluster = c.cluster > 0 ? c.cluster : kernels::sparse_decode_cluster_size(a);
+  CheckRow row;
+  row.name = std::string(c.name) + " (cluster " + std::to_string(cluster) + ")";
+  if (cluster == 0) {
+    row.name += " NOT RUNNABLE";
+    return row;
+  }
+  std::vector<bf16> first_out;
+  for (int rep = 0; rep < 2; ++rep) {
+    FOLIO_CUDA(cudaMemset(dout.get(), 0xff, q.size() * 2));  // NaN poison: every element must be written
+    FOLIO_CUDA(cudaMemset(gp.plan.indices.get(), 0xff, gp.plan.indices.size() * 4));
+    FOLIO_CUDA(cudaMemset(gp.plan.counts.get(), 0xff, gp.plan.counts.size() * 4));
+    FOLIO_CUDA(kernels::sparse_decode(a, cluster, nullptr));
+    FOLIO_CUDA(cudaDeviceSynchronize());
+    if (rep == 0) first_out = dout.download();
+  }
+  const auto raw = dout.download();
+  const bool repeatable = raw.size() == first_out.size() &&
+                          std::memcmp(raw.data(), first_out.data(), raw.size() * sizeof(bf16)) == 0;
+  const attn::Plan plan = download_plan(gp, 1, n - 1, n, 1, c.n_kv_heads, globals);
+  attn::validate(plan);
+  const bool same_plan = plan.row_offsets == reference_plan.row_offsets && plan.block_indices == reference_plan.block_indices;
+  const auto sums = attn::summarize_blocks(k, n, c.n_kv_heads, c.d);
+  row.plan_agreement = plan_agreement(plan, attn::plan_attention(q, 1, n - 1, n, shape, sums, globals, cfg));
+  std::vector<float> ref(q.size());
+  attn::attend_plan(q, {k, v, n}, shape, plan, a.scale, ref, threads);
+  bool finite = true;
+  row.rel_err = rel_error(bench::to_f32(raw), ref, &finite);
+  row.pass = finite && row.rel_err < 1e-2 && same_plan && repeatable;
+  if (!same_plan) row.name += " PLAN DIFFERS FROM build_plan";
+  if (!repeatable) row.name += " NOT REPEATABLE";
+  return row;
+}
+
 // ---------------------------------------------------------------- bench -----
 
 struct Timing {
@@ -736,6 +824,47 @@ void bench_decode(const BigInputs& in, int64_t n, int sm_count, std::vector<Timi
       FOLIO_CUDA(kernels::attention_decode(steps[size_t(c)], stream));
     }
   });
+  // The fused step (plan + attention in one launch, sparse_decode.cu): warm,
+  // then the 8 caches in turn. No plan is written (a decode step needs none).
+  auto fused_args = [&](const GpuPlanner& gpl, const bf16* qc, const kernels::PagedKv& kc) {
+    kernels::SparseDecodeArgs f;
+    f.q = qc;
+    f.o = in.o.get();
+    f.n_keys = n;
+    f.n_heads = kHeads;
+    f.n_kv_heads = kKvHeads;
+    f.head_dim = kDim;
+    f.scale = a.scale;
+    f.kv = kc;
+    f.summaries = gpl.summaries.get();
+    f.first_global = gpl.args.first_global;
+    f.sink_blocks = cfg.sink_blocks;
+    f.window_tokens = cfg.window_tokens;
+    f.topk_blocks = cfg.topk_blocks;
+    f.row_capacity = gpl.args.row_capacity;
+    return f;
+  };
+  const kernels::SparseDecodeArgs fused = fused_args(g, in.q.get(), kv);
+  const int cluster = kernels::sparse_decode_cluster_size(fused);
+  double fused_ms = 0, fused_cold_ms = 0, fused_plain_ms = 0;
+  if (cluster > 0) {
+    fused_ms = graph_time([&] {
+      for (int i = 0; i < 20; ++i) FOLIO_CUDA(kernels::sparse_decode(fused, cluster, stream));
+    });
+    kernels::SparseDecodeArgs plain = fused;
+    plain.programmatic_launch = false;
+    fused_plain_ms = graph_time([&] {
+      for (int i = 0; i < 20; ++i) FOLIO_CUDA(kernels::sparse_decode(plain, cluster, stream));
+    });
+    std::vector<kernels::SparseDecodeArgs> fused_steps;
+    for (int c = 0; c < kCaches; ++c)
+      fused_steps.push_back(fused_args(planners[size_t(c)], steps[size_t(c)].q, steps[size_t(c)].kv));
+    fused_cold_ms = graph_time([&] {
+      for (int i = 0; i < 20; ++i) FOLIO_CUDA(kernels::sparse_decode(fused_steps[size_t(i % kCaches)], cluster, stream));
+    });
+    std::printf("sparse decode  n=%-8lld fused step (cluster %d): %7.2f us; without PDL %7.2f us; 8 caches in turn (cold L2) %7.2f us\n",
+                (long long)n, cluster, fused_ms * 1e3, fused_plain_ms * 1e3, fused_cold_ms * 1e3);
+  }
   // The floor: bytes one step must read (summaries of every block, the listed
   // K/V blocks) over the measured copy bandwidth (passed in via gbps later).
   const double floor_bytes = double((n + 63) / 64) * kKvHeads * kDim * 2 + attended * kKvHeads * kDim * 2 * 2;
@@ -771,6 +900,23 @@ void bench_decode(const BigInputs& in, int64_t n, int sm_count, std::vector<Timi
   tc.kind = "sparse_decode_cold";
   tc.ms = cold_ms;
   tc.gbps = floor_bytes / (cold_ms * 1e-3) / 1e9;
+  if (cluster > 0) {
+    Timing tf = ts;
+    tf.kind = "sparse_decode_fused";
+    tf.ms = fused_ms;
+    tf.gbps = floor_bytes / (fused_ms * 1e-3) / 1e9;
+    tf.kernel = "cluster " + std::to_string(cluster);
+    Timing tfc = tf;
+    tfc.kind = "sparse_decode_fused_cold";
+    tfc.ms = fused_cold_ms;
+    tfc.gbps = floor_bytes / (fused_cold_ms * 1e-3) / 1e9;
+    Timing tfp = tf;
+    tfp.kind = "sparse_decode_fused_no_pdl";
+    tfp.ms = fused_plain_ms;
+    out.push_back(tf);
+    out.push_back(tfc);
+    out.push_back(tfp);
+  }
   out.push_back(td);
   out.push_back(ts);
   out.push_back(ta);
@@ -836,6 +982,7 @@ int run(const Options& opt) {
     uint32_t seed = uint32_t(std::chrono::steady_clock::now().time_since_epoch().count());
     std::printf("checks (seed %u): relative error ||out-ref||/||ref|| vs exact CPU attention over the same plan\n", seed);
     for (const PrefillCase& c : prefill) {
+      if (std::string(c.name).find(opt.check_filter) == std::string::npos) continue;
       for (const CheckRow& r : check_prefill(c, threads, seed += 100)) {
         checks.push_back(r);
         std::printf("  %-64s rel_err %.2e %s%s\n", r.name.c_str(), r.rel_err, r.pass ? "ok" : "FAIL",
@@ -856,6 +1003,7 @@ int run(const Options& opt) {
         {"decode sparse d128 G4 n150001", {150001}, 8, 2, 128, false, true, 0},
     };
     for (const DecodeCase& c : decode) {
+      if (std::string(c.name).find(opt.check_filter) == std::string::npos) continue;
       for (bool use_counters : {false, true}) {
         checks.push_back(check_decode(c, threads, prop.multiProcessorCount, seed += 100, use_counters));
         const CheckRow& r = checks.back();
@@ -863,6 +1011,28 @@ int run(const Options& opt) {
                     r.plan_agreement >= 0 ? (" (GPU/CPU plan agreement " + std::to_string(r.plan_agreement) + ")").c_str() : "");
         std::fflush(stdout);
       }
+    }
+    const FusedDecodeCase fused[] = {
+        {"fused sparse decode d128 G8 n131072", 131072, 32, 4, 128, false, 1024, 32, 0, true},
+        {"fused sparse decode d128 G8 n7001 paged", 7001, 32, 4, 128, true, 300, 5, 0, true},
+        {"fused sparse decode d64 G4 n3333", 3333, 8, 2, 64, false, 300, 5, 0, true},
+        {"fused sparse decode d128 G1 n150001 cluster 8", 150001, 4, 4, 128, false, 1024, 32, 8, true},
+        {"fused sparse decode d128 G4 n150001 cluster 2", 150001, 8, 2, 128, true, 1024, 32, 2, false},
+        // a window of 313 blocks: more W blocks per CTA than K/V stages
+        {"fused sparse decode d128 G8 n150001 window 20000", 150001, 32, 4, 128, false, 20000, 64, 0, true},
+        {"fused sparse decode d64 G16 n70 (everything listed)", 70, 16, 1, 64, false, 1024, 32, 0, false},
+        {"fused sparse decode d128 G8 n1 (one key)", 1, 32, 4, 128, false, 1024, 32, 0, false},
+        // 20 blocks over 16 CTAs: ranks 10-15 score nothing but attend W blocks
+        {"fused sparse decode d128 G8 n1250 (CTAs without a share)", 1250, 32, 4, 128, false, 1024, 32, 16, false},
+        {"fused sparse decode d128 G8 n600000", 600000, 32, 4, 128, false, 1024, 32, 0, true},
+    };
+    for (const FusedDecodeCase& c : fused) {
+      if (std::string(c.name).find(opt.check_filter) == std::string::npos) continue;
+      checks.push_back(check_fused_decode(c, threads, seed += 100));
+      const CheckRow& r = checks.back();
+      std::printf("  %-64s rel_err %.2e %s (GPU/CPU plan agreement %.4f)\n", r.name.c_str(), r.rel_err,
+                  r.pass ? "ok" : "FAIL", r.plan_agreement);
+      std::fflush(stdout);
     }
   }
 
@@ -915,12 +1085,13 @@ int main(int argc, char** argv) {
     if (a == "--check") opt.check = true;
     else if (a == "--bench") opt.bench = true;
     else if (a == "--only-decode") opt.bench = opt.only_decode = true;
+    else if (a == "--check-filter" && i + 1 < argc) opt.check_filter = argv[++i];
     else if (a == "--profile-decode") opt.bench = opt.only_decode = opt.profile_decode = true;
     else if (a == "--json" && i + 1 < argc) opt.json = argv[++i];
     else if (a == "--max-len" && i + 1 < argc) opt.max_len = std::stoll(argv[++i]);
     else if (a == "--threads" && i + 1 < argc) opt.threads = std::stoi(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--check] [--bench] [--only-decode] [--profile-decode] [--json FILE] [--max-len N] [--threads N]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--check] [--check-filter TEXT] [--bench] [--only-decode] [--profile-decode] [--json FILE] [--max-len N] [--threads N]\n", argv[0]);
       return 2;
     }
   }

@@ -118,6 +118,14 @@ class RoutingRecorder final : public backend::Backend {
     in_.rope(x, hd, pos0, p);
   }
   void add(const backend::Act& y, const backend::Act& x) override { in_.add(y, x); }
+  void add_rms_norm(const backend::Act& y, const backend::Act& x, const backend::Weight& g, float e,
+                    const backend::Act& out) override {
+    in_.add_rms_norm(y, x, g, e, out);
+  }
+  void head_norm_rope(const backend::Act& x, int hd, const backend::Weight& g, float e, int64_t pos0,
+                      const backend::RopeParams& p) override {
+    in_.head_norm_rope(x, hd, g, e, pos0, p);
+  }
   void matmul(const backend::Act& x, const backend::Weight& w, const backend::Act& y, int64_t i) override {
     in_.matmul(x, w, y, i);
   }
@@ -282,6 +290,42 @@ class Checker {
       cpu_->add(cy.act, c.act);
       gpu_->add(gy.act, g.act);
       record("add", dims({rows, cols}), rel_error(download(*gpu_, gy.act), download(*cpu_, cy.act)), kF32Limit);
+    }
+    // The fused residual step + norm: out aliases the added input (as in the
+    // model), and the odd strided case takes the unvectorised kernel. Both the
+    // updated residual and the norm are compared.
+    for (const int64_t width : {cols, int64_t(999)}) {
+      const auto y = random_values(rng_, size_t(rows * cols), 1.0f);
+      std::vector<float> gw(gv.begin(), gv.begin() + width);
+      const auto gwh = encode("ffn_norm.weight", WeightType::f32, 1, 1, width, gw);
+      auto [c, g] = both(rows, cols, x);
+      auto [cy, gy] = both(rows, cols, y);
+      const int64_t first = width == cols ? 0 : 1;
+      const backend::Act xc = c.act.slice_cols(first, width), xg = g.act.slice_cols(first, width);
+      const backend::Act yc = cy.act.slice_cols(0, width), yg = gy.act.slice_cols(0, width);
+      cpu_->add_rms_norm(yc, xc, cpu_->upload(gwh->view), 1e-6f, xc);
+      gpu_->add_rms_norm(yg, xg, gpu_->upload(gwh->view), 1e-6f, xg);
+      const std::string what = dims({rows, width}) + (width == cols ? "" : " strided");
+      record("add_rms_norm: residual", what, rel_error(download(*gpu_, gy.act), download(*cpu_, cy.act)), kF32Limit);
+      record("add_rms_norm: norm (into the added input)", what,
+             rel_error(download(*gpu_, g.act), download(*cpu_, c.act)), kF32Limit);
+    }
+    // q/k norm and RoPE in one pass, at long-context positions.
+    for (const bool neox : {true, false}) {
+      const int hd = neox ? 128 : 64, heads = 5;
+      backend::RopeParams p;
+      p.style = neox ? backend::RopeParams::Style::neox : backend::RopeParams::Style::interleaved;
+      p.theta = 1e6f;
+      p.rot_dims = neox ? 0 : 32;
+      std::vector<float> hg(gv.begin(), gv.begin() + hd);
+      const auto hh = encode("k_norm.weight", WeightType::f32, 1, 1, hd, hg);
+      const auto xr = random_values(rng_, size_t(rows * heads * hd), 3.0f);
+      auto [c, g] = both(rows, heads * hd, xr);
+      cpu_->head_norm_rope(c.act, hd, cpu_->upload(hh->view), 1e-6f, 131071, p);
+      gpu_->head_norm_rope(g.act, hd, gpu_->upload(hh->view), 1e-6f, 131071, p);
+      record(neox ? "head_norm_rope neox" : "head_norm_rope interleaved, 32 of 64 dims",
+             dims({rows, heads, hd}) + " @131071", rel_error(download(*gpu_, g.act), download(*cpu_, c.act)),
+             kF32Limit);
     }
     {
       const int64_t vocab = 1001, d = 200;
@@ -543,6 +587,25 @@ class Checker {
     gpu_->attention(q1g.act, *cache_g, 0, total - 1, p, o1g.act);
     record("attention dense decode", shape + " @" + std::to_string(total - 1),
            rel_error(download(*gpu_, o1g.act), download(*cpu_, o1c.act)), kBf16Limit);
+    // A sparse decode step on the device: one launch plans and attends
+    // (kernels::sparse_decode) where the GPU allows, else planner + decode. It
+    // must match exact CPU attention over the GPU planner's plan for the step.
+    if (D == 64 || D == 128) {
+      attn::SparseConfig small;
+      small.window_tokens = 128;
+      small.topk_blocks = 2;
+      const attn::Plan step_plan = gpu_->plan_attention(q1g.act, *cache_g, 0, total - 1, p, {}, small);
+      attn::validate(step_plan);
+      std::vector<float> step_ref(static_cast<size_t>(qd));
+      attn::attend_plan(q1, {kk, vv, total}, {H, HK, D}, step_plan, p.scale, step_ref, 2);
+      gpu_->set_attention_config(small);
+      gpu_->attention(q1g.act, *cache_g, 0, total - 1, p, o1g.act);
+      gpu_->set_attention_config(attn::preset_dense());
+      record("attention sparse decode, device-planned", shape + " sink+128+top2 @" + std::to_string(total - 1),
+             rel_error(download(*gpu_, o1g.act), step_ref), kBf16Limit,
+             std::to_string(step_plan.block_indices.size()) + " of " +
+                 std::to_string(HK * kv::blocks_for(total)) + " blocks");
+    }
     // Truncate back into the middle of a block and decode again (summaries and sizes follow).
     cache_c->truncate(prefix + 10);
     cache_g->truncate(prefix + 10);

@@ -86,12 +86,16 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
     seq_len_written = decode;
     max_row_blocks = int(n_blocks);
     dp = {offs, counts, idx, query_block};
+  } else if (decode && fused_sparse_decode(qb, ob, c, layer, n_keys, p, sparse_globals_, attn_config_)) {
+    // planned and attended in one launch
   } else {
     dp = device_sparse_plan(qb, c, layer, pos0, n, n_keys, p, sparse_globals_, attn_config_, &max_row_blocks);
   }
 
   // --- the kernels --------------------------------------------------------------
-  if (!flash) {
+  if (dp.block_indices == nullptr) {
+    // the fused sparse decode wrote ob
+  } else if (!flash) {
     const CudaKvCache& cc = c;
     check(ops::attention_generic(qb, qd, n, pos0, H, HK, D, p.scale, cc.keys(layer), cc.values(layer), dp.row_offsets,
                                  dp.row_counts, dp.block_indices, dp.query_block, ob, qd, stream_),
@@ -144,26 +148,8 @@ kernels::DevicePlan CudaBackendImpl::device_sparse_plan(const bf16* q, CudaKvCac
   const int64_t qd = int64_t(H) * D, n_blocks = kv::blocks_for(n_keys);
   const int query_block = n == 1 ? 1 : cfg.query_block;
   const int64_t n_qb = (n + query_block - 1) / query_block, rows = n_qb * HK;
-  // Global tokens: the first global position of each block (INT32_MAX: none).
-  const int32_t* first_global = nullptr;
   int64_t global_blocks = 0;
-  if (cfg.use_global && !globals.empty()) {
-    std::vector<int32_t> first(static_cast<size_t>(n_blocks), INT32_MAX);
-    for (const int32_t g : globals)
-      if (g >= 0 && g < n_keys) first[size_t(g / kv::kBlockTokens)] = std::min(first[size_t(g / kv::kBlockTokens)], g);
-    global_blocks = std::count_if(first.begin(), first.end(), [](int32_t v) { return v != INT32_MAX; });
-    int32_t* dev = first_global_.get(size_t(n_blocks), "global positions");
-    if (first != first_global_host_) {  // unchanged since the last layer: already on the device
-      first_global_host_ = std::move(first);
-      // From the member: it outlives the asynchronous copy until the next change,
-      // and a change waits for the device below before overwriting it.
-      check(cudaMemcpyAsync(dev, first_global_host_.data(), first_global_host_.size() * 4, cudaMemcpyHostToDevice,
-                            stream_),
-            "globals");
-      check(cudaStreamSynchronize(stream_), "globals");
-    }
-    first_global = dev;
-  }
+  const int32_t* first_global = upload_first_global(n_keys, globals, cfg, &global_blocks);
   const int cap =
       kernels::planner_row_capacity(n_keys, cfg.sink_blocks, cfg.window_tokens, cfg.topk_blocks, global_blocks);
   kernels::PlannerArgs a;
@@ -191,6 +177,72 @@ kernels::DevicePlan CudaBackendImpl::device_sparse_plan(const bf16* q, CudaKvCac
   check(kernels::build_plan(a, stream_), "sparse planner");
   *capacity = cap;
   return {a.row_offsets, a.row_counts, a.block_indices, query_block};
+}
+
+const int32_t* CudaBackendImpl::upload_first_global(int64_t n_keys, std::span<const int32_t> globals,
+                                                    const attn::SparseConfig& cfg, int64_t* global_blocks) {
+  const int64_t n_blocks = kv::blocks_for(n_keys);
+  // Global tokens: the first global position of each block (INT32_MAX: none).
+  const int32_t* first_global = nullptr;
+  *global_blocks = 0;
+  if (cfg.use_global && !globals.empty()) {
+    std::vector<int32_t> first(static_cast<size_t>(n_blocks), INT32_MAX);
+    for (const int32_t g : globals)
+      if (g >= 0 && g < n_keys) first[size_t(g / kv::kBlockTokens)] = std::min(first[size_t(g / kv::kBlockTokens)], g);
+    *global_blocks = std::count_if(first.begin(), first.end(), [](int32_t v) { return v != INT32_MAX; });
+    int32_t* dev = first_global_.get(size_t(n_blocks), "global positions");
+    if (first != first_global_host_) {  // unchanged since the last layer: already on the device
+      first_global_host_ = std::move(first);
+      // From the member: it outlives the asynchronous copy until the next change,
+      // and a change waits for the device below before overwriting it.
+      check(cudaMemcpyAsync(dev, first_global_host_.data(), first_global_host_.size() * 4, cudaMemcpyHostToDevice,
+                            stream_),
+            "globals");
+      check(cudaStreamSynchronize(stream_), "globals");
+    }
+    first_global = dev;
+  }
+  return first_global;
+}
+
+bool CudaBackendImpl::fused_sparse_decode(const bf16* q, bf16* ob, CudaKvCache& c, int layer, int64_t n_keys,
+                                          const backend::AttentionParams& p, std::span<const int32_t> globals,
+                                          const attn::SparseConfig& cfg) {
+  const int64_t n_blocks = kv::blocks_for(n_keys);
+  kernels::SparseDecodeArgs a;
+  a.q = q;
+  a.o = ob;
+  a.n_keys = n_keys;
+  a.n_heads = p.n_heads;
+  a.n_kv_heads = p.n_kv_heads;
+  a.head_dim = p.head_dim;
+  a.scale = p.scale;
+  a.kv = c.paged(layer);
+  a.summaries = c.summaries(layer);
+  a.sink_blocks = cfg.sink_blocks;
+  a.window_tokens = cfg.window_tokens;
+  a.topk_blocks = cfg.topk_blocks;
+  a.row_capacity = 1;  // no plan is written
+  FusedDecodeShape& f = fused_decode_shape_;
+  if (f.n_heads != p.n_heads || f.n_kv_heads != p.n_kv_heads || f.head_dim != p.head_dim ||
+      f.topk_blocks != cfg.topk_blocks || n_blocks > f.visible_limit) {
+    // Asked for a context 4096 blocks (256K tokens) past this one, so that a
+    // growing decode asks again only every 256K tokens.
+    kernels::SparseDecodeArgs probe = a;
+    const int64_t limit = (n_blocks / 4096 + 1) * 4096;
+    probe.n_keys = std::min<int64_t>(limit * kv::kBlockTokens, int64_t(INT32_MAX) - 64);
+    f = {p.n_heads, p.n_kv_heads, p.head_dim, cfg.topk_blocks, int(probe.n_keys / kv::kBlockTokens),
+         kernels::sparse_decode_cluster_size(probe)};
+    if (f.cluster == 0) {  // maybe a shorter context still fits: ask for this one alone
+      f.visible_limit = int(n_blocks);
+      f.cluster = kernels::sparse_decode_cluster_size(a);
+    }
+  }
+  if (f.cluster == 0) return false;
+  int64_t global_blocks = 0;
+  a.first_global = upload_first_global(n_keys, globals, cfg, &global_blocks);
+  check(kernels::sparse_decode(a, f.cluster, stream_), "fused sparse decode");
+  return true;
 }
 
 void CudaBackendImpl::attention_sparse(const Act& q, backend::KvCache& cache, int layer, int64_t pos0,

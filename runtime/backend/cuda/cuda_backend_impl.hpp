@@ -51,6 +51,10 @@ class CudaBackendImpl final : public CudaBackend {
   void head_rms_norm(const backend::Act& x, int head_dim, const backend::Weight& gamma, float eps) override;
   void rope(const backend::Act& x, int head_dim, int64_t pos0, const backend::RopeParams& p) override;
   void add(const backend::Act& y, const backend::Act& x) override;
+  void add_rms_norm(const backend::Act& y, const backend::Act& x, const backend::Weight& gamma, float eps,
+                    const backend::Act& out) override;
+  void head_norm_rope(const backend::Act& x, int head_dim, const backend::Weight& gamma, float eps, int64_t pos0,
+                      const backend::RopeParams& p) override;
 
   void matmul(const backend::Act& x, const backend::Weight& w, const backend::Act& y, int64_t index) override;
   void ffn_swiglu(const backend::Act& x, const backend::Weight& gate, const backend::Weight& up,
@@ -101,6 +105,16 @@ class CudaBackendImpl final : public CudaBackend {
                                          int64_t n_keys, const backend::AttentionParams& p,
                                          std::span<const int32_t> globals, const attn::SparseConfig& config,
                                          int* capacity);
+  // The first global position of each block of n_keys keys on the device (null
+  // when the config takes no globals); *global_blocks gets the blocks holding one.
+  const int32_t* upload_first_global(int64_t n_keys, std::span<const int32_t> globals,
+                                     const attn::SparseConfig& config, int64_t* global_blocks);
+  // One query's sparse plan and attention in one launch (kernels::sparse_decode)
+  // into ob; false when the fused step cannot run here (the caller plans and
+  // decodes in separate launches).
+  bool fused_sparse_decode(const bf16* q, bf16* ob, CudaKvCache& c, int layer, int64_t n_keys,
+                           const backend::AttentionParams& p, std::span<const int32_t> globals,
+                           const attn::SparseConfig& config);
   void flush_stats();
   static CudaKvCache& cuda_cache(backend::KvCache& cache);
   // The bf16 copy of a matmul input in xb_ is reused by the next matmuls of the
@@ -122,6 +136,13 @@ class CudaBackendImpl final : public CudaBackend {
   cublasHandle_t cublas_ = nullptr;
   std::shared_ptr<void> cublas_workspace_;
   attn::SparseConfig attn_config_ = attn::preset_dense();
+  // sparse_decode_cluster_size's answer for a shape, computed for contexts up
+  // to `visible_limit` blocks (a shorter context needs less shared memory, so
+  // the answer holds for it too): occupancy queries once, not per layer.
+  struct FusedDecodeShape {
+    int n_heads = 0, n_kv_heads = 0, head_dim = 0, topk_blocks = 0, visible_limit = 0, cluster = 0;
+  };
+  FusedDecodeShape fused_decode_shape_;
   // The instantiated decode-step graph, reused while recordings keep its shape.
   cudaGraphExec_t graph_exec_ = nullptr;
   bool capturing_ = false;
