@@ -33,6 +33,13 @@ cudaError_t embed(const bf16* table, int64_t cols, const int32_t* ids, int64_t n
 // y = x * rsqrt(mean(x^2) + eps) * gamma per row; y may alias x.
 cudaError_t rms_norm(const float* x, int64_t x_stride, int64_t rows, int64_t cols, const float* gamma, float eps,
                      float* y, int64_t y_stride, cudaStream_t stream);
+// x += add, then y = x * rsqrt(mean(x^2) + eps) * gamma per row (the residual
+// step and the next norm in one pass); y may alias x or add.
+cudaError_t add_rms_norm(float* x, int64_t x_stride, const float* add, int64_t add_stride, int64_t rows, int64_t cols,
+                         const float* gamma, float eps, float* y, int64_t y_stride, cudaStream_t stream);
+// head_rms_norm then rope in one pass (head_dim <= 256), same results.
+cudaError_t head_norm_rope(float* x, int64_t x_stride, int64_t rows, int n_heads, int head_dim, const float* gamma,
+                           float eps, int64_t pos0, float theta, int rot_dims, bool neox, cudaStream_t stream);
 // In place, every head_dim slice of every row.
 cudaError_t head_rms_norm(float* x, int64_t x_stride, int64_t rows, int n_heads, int head_dim, const float* gamma,
                           float eps, cudaStream_t stream);

@@ -58,6 +58,14 @@ class TimingBackend final : public backend::Backend {
     time(OpKind::other, 0, [&] { b_.rope(x, hd, pos0, p); });
   }
   void add(const backend::Act& y, const backend::Act& x) override { time(OpKind::other, 0, [&] { b_.add(y, x); }); }
+  void add_rms_norm(const backend::Act& y, const backend::Act& x, const backend::Weight& g, float eps,
+                    const backend::Act& out) override {
+    time(OpKind::other, 0, [&] { b_.add_rms_norm(y, x, g, eps, out); });
+  }
+  void head_norm_rope(const backend::Act& x, int hd, const backend::Weight& g, float eps, int64_t pos0,
+                      const backend::RopeParams& p) override {
+    time(OpKind::other, 0, [&] { b_.head_norm_rope(x, hd, g, eps, pos0, p); });
+  }
   void matmul(const backend::Act& x, const backend::Weight& w, const backend::Act& y, int64_t index) override {
     time(OpKind::gemm, 2.0 * double(x.rows) * double(w.rows) * double(w.cols), [&] { b_.matmul(x, w, y, index); });
   }

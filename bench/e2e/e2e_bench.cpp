@@ -172,31 +172,33 @@ std::vector<Op> layer_ops(Ctx& c, int l, int64_t n, int64_t pos0) {
   const double att_keys = n == 1 ? attended(pos0) : 0.5 * (attended(pos0) + attended(keys - 1));
   const double kv_bytes = double(n == 1 ? att_keys : double(keys)) * double(s.kvd()) * 2 * 2;
   std::vector<Op> ops;
-  ops.push_back({"rms_norm", [=, &c] { c.be.rms_norm(x, Lp->attn_norm, s.eps, h); }, 0, 0});
+  // As runtime/model: the first layer's attention norm stands alone, the later
+  // ones come with the previous layer's last residual step (add_rms_norm).
+  if (l == 0) ops.push_back({"rms_norm", [=, &c] { c.be.rms_norm(x, Lp->attn_norm, s.eps, h); }, 0, 0});
   ops.push_back({"wq", [=, &c] { c.be.matmul(h, Lp->wq, q); }, 2 * nn * d * double(s.qd()), 2 * d * double(s.qd())});
   ops.push_back({"wk", [=, &c] { c.be.matmul(h, Lp->wk, k); }, 2 * nn * d * double(s.kvd()), 2 * d * double(s.kvd())});
   ops.push_back({"wv", [=, &c] { c.be.matmul(h, Lp->wv, v); }, 2 * nn * d * double(s.kvd()), 2 * d * double(s.kvd())});
-  ops.push_back({"qk_norm", [=, &c] {
-                   c.be.head_rms_norm(q, s.head_dim, Lp->q_norm, s.eps);
-                   c.be.head_rms_norm(k, s.head_dim, Lp->k_norm, s.eps);
-                 }, 0, 0});
-  ops.push_back({"rope", [=, &c] {
-                   c.be.rope(q, s.head_dim, pos0, c.rope);
-                   c.be.rope(k, s.head_dim, pos0, c.rope);
+  ops.push_back({"qk_norm_rope", [=, &c] {
+                   c.be.head_norm_rope(q, s.head_dim, Lp->q_norm, s.eps, pos0, c.rope);
+                   c.be.head_norm_rope(k, s.head_dim, Lp->k_norm, s.eps, pos0, c.rope);
                  }, 0, 0});
   ops.push_back({"kv_write", [=, &c] { c.be.kv_write(c.cache, l, pos0, k, v); }, 0, 0});
   ops.push_back({"attention", [=, &c] { c.be.attention(q, c.cache, l, pos0, c.ap, att); },
                  4.0 * nn * att_keys * double(s.qd()), kv_bytes});
   ops.push_back({"wo", [=, &c] { c.be.matmul(att, Lp->wo, h); }, 2 * nn * d * double(s.qd()), 2 * d * double(s.qd())});
-  ops.push_back({"add", [=, &c] { c.be.add(x, h); }, 0, 0});
-  ops.push_back({"rms_norm", [=, &c] { c.be.rms_norm(x, Lp->ffn_norm, s.eps, h); }, 0, 0});
+  ops.push_back({"add_rms_norm", [=, &c] { c.be.add_rms_norm(x, h, Lp->ffn_norm, s.eps, h); }, 0, 0});
   const backend::MoeWeights mw{&Lp->router, &Lp->gate, &Lp->up, &Lp->down};
   // Experts read in decode: at most n*used distinct experts of 3 matrices.
   const double experts_read = std::min(double(s.experts), nn * s.used);
   ops.push_back({"moe", [=, &c] { c.be.moe(h, mw, c.mp, f); },
                  2 * nn * s.used * 3 * d * double(s.ff) + 2 * nn * d * s.experts,
                  experts_read * 3 * d * double(s.ff) * 2 + 4 * d * s.experts});
-  ops.push_back({"add", [=, &c] { c.be.add(x, f); }, 0, 0});
+  if (l + 1 < s.layers) {
+    const Layer* next = &c.net.layers[size_t(l + 1)];
+    ops.push_back({"add_rms_norm", [=, &c] { c.be.add_rms_norm(x, f, next->attn_norm, s.eps, h); }, 0, 0});
+  } else {
+    ops.push_back({"add", [=, &c] { c.be.add(x, f); }, 0, 0});
+  }
   return ops;
 }
 

@@ -214,6 +214,18 @@ class Backend {
   virtual void rope(const Act& x, int head_dim, int64_t pos0, const RopeParams& p) = 0;
   // y += x
   virtual void add(const Act& y, const Act& x) = 0;
+  // y += x, then out = rmsnorm(y) * gamma: a residual step and the norm after
+  // it, which a backend may do in one pass. out may alias x.
+  virtual void add_rms_norm(const Act& y, const Act& x, const Weight& gamma, float eps, const Act& out) {
+    add(y, x);
+    rms_norm(y, gamma, eps, out);
+  }
+  // head_rms_norm then rope, which a backend may do in one pass.
+  virtual void head_norm_rope(const Act& x, int head_dim, const Weight& gamma, float eps, int64_t pos0,
+                              const RopeParams& p) {
+    head_rms_norm(x, head_dim, gamma, eps);
+    rope(x, head_dim, pos0, p);
+  }
 
   // --- matmuls -------------------------------------------------------------
   // y = x W^T: x [n][w.cols], y [n][w.rows]; matrix `index` of a stacked weight.

@@ -188,18 +188,21 @@ void Session::forward(std::span<const TokenId> tokens, std::vector<float>* all) 
   backend::MoeStats ms{stats_.tokens_per_expert};
 
   be.embed(m.token_embd(), tokens, x);
+  // h = the attention norm of x; later layers get it from the previous layer's
+  // last residual step (add_rms_norm: one pass on backends that fuse it).
+  if (hp.n_layers > 0) be.rms_norm(x, m.layer(0).attn_norm, hp.rms_eps, h);
   for (int l = 0; l < hp.n_layers; ++l) {
     const LayerWeights& L = m.layer(l);
-    be.rms_norm(x, L.attn_norm, hp.rms_eps, h);
     be.matmul(h, L.wq, q);
     be.matmul(h, L.wk, k);
     be.matmul(h, L.wv, v);
     if (hp.qk_norm) {
-      be.head_rms_norm(q, hp.head_dim, L.q_norm, hp.rms_eps);
-      be.head_rms_norm(k, hp.head_dim, L.k_norm, hp.rms_eps);
+      be.head_norm_rope(q, hp.head_dim, L.q_norm, hp.rms_eps, pos0, rope);
+      be.head_norm_rope(k, hp.head_dim, L.k_norm, hp.rms_eps, pos0, rope);
+    } else {
+      be.rope(q, hp.head_dim, pos0, rope);
+      be.rope(k, hp.head_dim, pos0, rope);
     }
-    be.rope(q, hp.head_dim, pos0, rope);
-    be.rope(k, hp.head_dim, pos0, rope);
     be.kv_write(*cache_, l, pos0, k, v);
     if (observer_) observer_(l, q, pos0);
     if (sparse_ && !sparse_->dense) {
@@ -212,15 +215,17 @@ void Session::forward(std::span<const TokenId> tokens, std::vector<float>* all) 
       be.attention(q, *cache_, l, pos0, ap, att);
     }
     be.matmul(att, L.wo, h);
-    be.add(x, h);
-    be.rms_norm(x, L.ffn_norm, hp.rms_eps, h);
+    be.add_rms_norm(x, h, L.ffn_norm, hp.rms_eps, h);
     if (hp.is_moe()) {
       const backend::MoeWeights mw{&L.router, &L.gate_exps, &L.up_exps, &L.down_exps};
       be.moe(h, mw, mp, f, &ms);
     } else {
       be.ffn_swiglu(h, L.ffn_gate, L.ffn_up, L.ffn_down, f);
     }
-    be.add(x, f);
+    if (l + 1 < hp.n_layers)
+      be.add_rms_norm(x, f, m.layer(l + 1).attn_norm, hp.rms_eps, h);
+    else
+      be.add(x, f);
   }
   n_past_ += n;
   // Logits only for the rows asked for: the output matrix is the largest GEMM.

@@ -282,6 +282,32 @@ void CudaBackendImpl::add(const Act& y, const Act& x) {
   check(ops::add(y.data, y.stride, x.data, x.stride, y.rows, y.cols, stream_), "add");
 }
 
+void CudaBackendImpl::add_rms_norm(const Act& y, const Act& x, const Weight& gamma, float eps, const Act& out) {
+  forget_converted_input();
+  if (x.rows != y.rows || x.cols != y.cols || out.rows != y.rows || out.cols != y.cols)
+    fail(Errc::invalid_argument, "add_rms_norm: shape mismatch");
+  check(ops::add_rms_norm(y.data, y.stride, x.data, x.stride, y.rows, y.cols, gamma_of(gamma, y.cols, "add_rms_norm"),
+                          eps, out.data, out.stride, stream_),
+        "add_rms_norm");
+}
+
+void CudaBackendImpl::head_norm_rope(const Act& x, int head_dim, const Weight& gamma, float eps, int64_t pos0,
+                                     const backend::RopeParams& p) {
+  forget_converted_input();
+  const int rot = p.rot_dims > 0 ? p.rot_dims : head_dim;
+  if (head_dim <= 0 || x.cols % head_dim != 0 || rot % 2 != 0 || rot > head_dim)
+    fail(Errc::invalid_argument, "head_norm_rope: bad head_dim / rotary dims");
+  if (head_dim > 256) {  // past the fused kernel's shared-memory slice
+    head_rms_norm(x, head_dim, gamma, eps);
+    rope(x, head_dim, pos0, p);
+    return;
+  }
+  check(ops::head_norm_rope(x.data, x.stride, x.rows, int(x.cols / head_dim), head_dim,
+                            gamma_of(gamma, head_dim, "head_norm_rope"), eps, pos0, p.theta, rot,
+                            p.style == backend::RopeParams::Style::neox, stream_),
+        "head_norm_rope");
+}
+
 // --- matmuls --------------------------------------------------------------------
 
 void CudaBackendImpl::gemm_bf16_in(const bf16* x, int64_t xs, int64_t n, const bf16* w, int64_t rows, int64_t cols,
