@@ -16,15 +16,16 @@ cpu::CpuKvCache* cpu_cache(model::Session& session) {
 
 }  // namespace
 
-KeyContext session_key_context(const model::Model& model, FingerprintMode mode) {
+KeyContext session_key_context(const model::Model& model, FingerprintMode mode, KvFormat format) {
   const auto& hp = model.hparams();
   // Everything that changes a stored K or V or summary bit. Sparse-attention
   // selection (top-k, window) only changes which blocks are read, not what
-  // they hold, so it is not part of the key.
+  // they hold, so it is not part of the key. (The host format's string is the
+  // one snapshots were keyed with before formats were named: keys stay valid.)
+  const char* kv = format == KvFormat::host_f32 ? "kv=f32;summary=mean+minmax" : "kv=bf16;summary=mean";
   char settings[256];
-  std::snprintf(settings, sizeof settings,
-                "rope_theta=%.9g;n_layers=%d;n_kv_heads=%d;head_dim=%d;kv=f32;summary=mean+minmax;block=64",
-                double(hp.rope_theta), hp.n_layers, hp.n_kv_heads, hp.head_dim);
+  std::snprintf(settings, sizeof settings, "rope_theta=%.9g;n_layers=%d;n_kv_heads=%d;head_dim=%d;%s;block=64",
+                double(hp.rope_theta), hp.n_layers, hp.n_kv_heads, hp.head_dim, kv);
   return {model_fingerprint(model.file(), mode), attention_fingerprint(settings)};
 }
 

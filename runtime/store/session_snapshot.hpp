@@ -6,8 +6,10 @@
 //   session.prefill(tokens.subspan(done));                     // only the rest
 //   save_session(store, ctx, session, tokens, global, "corpus");
 //
-// CPU sessions only for now: a session on another backend restores nothing
-// (returns 0) and saves nothing, so callers simply prefill.
+// These take CPU sessions: a session on another backend restores nothing
+// (returns 0) and saves nothing. CUDA sessions have the same pair in
+// runtime/backend/cuda/cuda_kv_snapshot.hpp (restore_cuda_session,
+// save_cuda_session), with a key context made for their cache format.
 #pragma once
 
 #include <cstdint>
@@ -21,9 +23,15 @@
 
 namespace folio::store {
 
+// What a cache stores per block: the host cache's f32 K/V with mean and min/max
+// summaries, or the CUDA cache's bf16 K/V (summaries recomputed on restore).
+// Part of the key, so the two kinds of snapshot never share blocks.
+enum class KvFormat { host_f32, cuda_bf16 };
+
 // Model fingerprint of the session's GGUF file and the attention settings that
 // shape stored K/V (RoPE base, head layout, cache dtype and summary kind).
-KeyContext session_key_context(const model::Model& model, FingerprintMode mode = FingerprintMode::full);
+KeyContext session_key_context(const model::Model& model, FingerprintMode mode = FingerprintMode::full,
+                               KvFormat format = KvFormat::host_f32);
 
 // Restores the longest stored prefix of `tokens` into an empty session and
 // makes the session continue after it. Returns the tokens restored (a multiple

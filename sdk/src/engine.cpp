@@ -7,6 +7,9 @@
 #if FOLIO_SDK_CUDA
 #include "runtime/backend/cuda/cuda_backend.hpp"
 #endif
+#if FOLIO_SDK_CUDA_STORE
+#include "runtime/backend/cuda/cuda_kv_snapshot.hpp"
+#endif
 #include "runtime/common/error.hpp"
 #include "runtime/model/hparams.hpp"
 #include "runtime/store/session_snapshot.hpp"
@@ -19,9 +22,26 @@ namespace detail {
 const store::KeyContext& EngineImpl::keys() {
   std::call_once(key_once, [&] {
     key_context = store::session_key_context(
-        *model, options.full_fingerprint ? store::FingerprintMode::full : store::FingerprintMode::sampled);
+        *model, options.full_fingerprint ? store::FingerprintMode::full : store::FingerprintMode::sampled,
+        on_gpu() ? store::KvFormat::cuda_bf16 : store::KvFormat::host_f32);
   });
   return key_context;
+}
+
+size_t EngineImpl::restore_session(model::Session& session, std::span<const int32_t> tokens,
+                                   std::span<const uint8_t> global) {
+#if FOLIO_SDK_CUDA_STORE
+  if (on_gpu()) return cuda::restore_cuda_session(*store, keys(), session, tokens, global);
+#endif
+  return store::restore_session(*store, keys(), session, tokens, global);
+}
+
+size_t EngineImpl::save_session(model::Session& session, std::span<const int32_t> tokens,
+                                std::span<const uint8_t> global, std::string label) {
+#if FOLIO_SDK_CUDA_STORE
+  if (on_gpu()) return cuda::save_cuda_session(*store, keys(), session, tokens, global, std::move(label));
+#endif
+  return store::save_session(*store, keys(), session, tokens, global, std::move(label));
 }
 
 namespace {

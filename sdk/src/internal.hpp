@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -58,10 +59,17 @@ struct EngineImpl {
   std::unique_ptr<store::Store> store;
   std::string store_problem;  // why there is no store although one was asked for
 
-  // Block-key context (model fingerprint), computed at first use.
+  // Block-key context (model fingerprint, and the backend's cache format),
+  // computed at first use.
   std::once_flag key_once;
   store::KeyContext key_context;
   const store::KeyContext& keys();
+  // The snapshot glue for this engine's backend (store::*_session for CPU
+  // sessions, cuda::*_cuda_session for GPU ones); same contracts as those.
+  size_t restore_session(model::Session& session, std::span<const int32_t> tokens, std::span<const uint8_t> global);
+  size_t save_session(model::Session& session, std::span<const int32_t> tokens, std::span<const uint8_t> global,
+                      std::string label);
+  bool on_gpu() const { return backend && backend->name() == "cuda"; }
 
   const tok::Tokenizer& tok() const { return tokenizer->tokenizer(); }
 };

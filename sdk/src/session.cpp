@@ -12,7 +12,6 @@
 #include "runtime/model/generate.hpp"
 #include "runtime/sampling/sampler.hpp"
 #include "runtime/sampling/stop.hpp"
-#include "runtime/store/session_snapshot.hpp"
 #include "sdk/src/evidence.hpp"
 #include "sdk/src/internal.hpp"
 
@@ -166,7 +165,7 @@ struct SessionImpl {
     if (st_) {
       const auto t0 = clock::now();
       if (options.progress) options.progress(Progress{"restore", 0, prefix->size(), ""});
-      restored = store::restore_session(*st_, engine->keys(), *ms, *prefix, *prefix_global);
+      restored = engine->restore_session(*ms, *prefix, *prefix_global);
       open.restore_s = since(t0);
     }
     open.restored_tokens = int64_t(restored);
@@ -180,7 +179,7 @@ struct SessionImpl {
       try {
         std::string label = std::to_string(view->stats.documents.size()) + " documents: " +
                             view->stats.documents.front().source;
-        store::save_session(*st_, engine->keys(), *ms, *prefix, *prefix_global, std::move(label));
+        engine->save_session(*ms, *prefix, *prefix_global, std::move(label));
       } catch (const Error& e) {
         // The answer does not depend on the snapshot; say why it was not kept.
         std::fprintf(stderr, "folio: snapshot not saved: %s\n", e.what());

@@ -54,6 +54,7 @@
 #if FOLIO_CHECK_WITH_STORE
 #include "runtime/backend/cuda/cuda_kv_snapshot.hpp"
 #include "runtime/store/block_key.hpp"
+#include "runtime/store/session_snapshot.hpp"
 #include "runtime/store/store.hpp"
 #endif
 #include "runtime/model/tiny_model.hpp"
@@ -940,6 +941,59 @@ class Checker {
         }
         record(name + ", other cache shape refused", std::to_string(other.n_layers) + " layers",
                double(wrong_blocks), 0.5, "blocks restored into the wrong shape (must be 0)", wrong_blocks == 0);
+        // The session-level pair the SDK uses (save_cuda_session /
+        // restore_cuda_session with the bf16 key context): a session saves the
+        // corpus, a fresh one restores it (all but the last token's block when
+        // the corpus ends on a block boundary) and prefills the rest; logits as
+        // the uninterrupted session's, bit for bit. Keys made for the host
+        // format must find nothing.
+        {
+          const store::KeyContext gkc = store::session_key_context(m, store::FingerprintMode::sampled,
+                                                                   store::KvFormat::cuda_bf16);
+          const store::KeyContext hkc = store::session_key_context(m, store::FingerprintMode::sampled,
+                                                                   store::KvFormat::host_f32);
+          const fs::path db2 = db.string() + ".session";
+          fs::remove(db2);
+          size_t saved = 0, restored = 0, host_restored = 0;
+          std::vector<float> want2, got2;
+          // What restore_cuda_session can use: every complete block but the one
+          // holding the last token (whose logits the caller needs). The
+          // uninterrupted session prefills in the same pieces, so that both run
+          // the same kernels on the same chunks.
+          const size_t expect = size_t(corpus_n - 1) / 64 * 64;
+          {
+            model::Session a2(m, {corpus_n + question_n + 8, 128});
+            a2.prefill(corpus.first(expect));
+            a2.prefill(corpus.subspan(expect));
+            auto st = store::Store::open(db2);
+            saved = cuda::save_cuda_session(st, gkc, a2, corpus, {}, "check");
+            const auto lg = a2.prefill(all.subspan(size_t(corpus_n)));
+            want2.assign(lg.begin(), lg.end());
+          }
+          {
+            model::Session h(m, {corpus_n + question_n + 8, 128});
+            auto st = store::Store::open(db2);
+            host_restored = cuda::restore_cuda_session(st, hkc, h, corpus, {});
+          }
+          model::Session b2(m, {corpus_n + question_n + 8, 128});
+          {
+            auto st = store::Store::open(db2);
+            restored = cuda::restore_cuda_session(st, gkc, b2, corpus, {});
+          }
+          b2.prefill(corpus.subspan(restored));
+          const auto lg = b2.prefill(all.subspan(size_t(corpus_n)));
+          got2.assign(lg.begin(), lg.end());
+          double diff2 = 0;
+          for (size_t i = 0; i < want2.size(); ++i) diff2 = std::max(diff2, double(std::fabs(want2[i] - got2[i])));
+          record(name + ", session level (save/restore_cuda_session)",
+                 std::to_string(saved) + " blocks saved, " + std::to_string(restored) + " tokens restored", diff2,
+                 1e-30, "max |logit diff| vs the uninterrupted session; host-format keys restored " +
+                            std::to_string(host_restored) + " tokens (must be 0)",
+                 diff2 == 0.0 && restored == expect && saved == size_t(corpus_n) / 64 && host_restored == 0);
+          fs::remove(db2);
+          fs::remove(db2.string() + "-wal");
+          fs::remove(db2.string() + "-shm");
+        }
         fs::remove(db);
         fs::remove(db.string() + "-wal");
         fs::remove(db.string() + "-shm");

@@ -25,6 +25,8 @@
 #include <string>
 
 #include "runtime/backend/cuda/cuda_kv_cache.hpp"
+#include "runtime/model/model.hpp"
+#include "runtime/store/block_key.hpp"
 #include "runtime/store/kv_adapter.hpp"
 #include "runtime/store/store.hpp"
 
@@ -50,5 +52,14 @@ struct CudaRestoreResult {
 // be empty. A part found bad ends the restore at the block before it.
 CudaRestoreResult restore_cuda_snapshot(store::Store& store, const store::Hash128& model,
                                         std::span<const store::Hash128> keys, CudaKvCache& cache);
+
+// Session level, as store::restore_session and store::save_session for CPU
+// sessions (same contracts), for a model::Session whose cache is a CudaKvCache;
+// a session on another backend restores and saves nothing. The key context
+// should be store::session_key_context(model, mode, store::KvFormat::cuda_bf16).
+size_t restore_cuda_session(store::Store& store, const store::KeyContext& context, model::Session& session,
+                            std::span<const int32_t> tokens, std::span<const uint8_t> global);
+size_t save_cuda_session(store::Store& store, const store::KeyContext& context, model::Session& session,
+                         std::span<const int32_t> tokens, std::span<const uint8_t> global, std::string label);
 
 }  // namespace folio::cuda
