@@ -862,6 +862,69 @@ class Checker {
     }
   }
 
+  // Forked GPU caches (CudaKvCache::fork, a device copy): a session prefills a
+  // corpus, a second forks its cache, each then prefills its own question. Each
+  // must give the logits of a fresh session that prefilled corpus + its
+  // question in the same pieces, bit for bit (neither sees the other's writes),
+  // and the family's memory must count both caches.
+  void kv_fork() {
+    auto cfg = model::tiny_preset("qwen3moe", "tiny");
+    cfg.n_layers = 3;
+    cfg.d_model = 256;
+    cfg.n_heads = 8;
+    cfg.n_kv_heads = 2;
+    cfg.head_dim = 128;
+    cfg.type = WeightType::bf16;
+    cfg.seed = rng_();
+    auto bytes = std::make_shared<std::vector<std::byte>>(model::tiny_model_bytes(cfg));
+    auto file = std::shared_ptr<const gguf::File>(new gguf::File(gguf::File::parse(*bytes, "tiny.gguf")),
+                                                  [bytes](const gguf::File* f) { delete f; });
+    const int64_t vocab = file->find_tensor("token_embd.weight")->shape[1];
+    const model::Model m = model::Model::load(file, *gpu_);
+    const int64_t corpus_n = 600 + int64_t(rng_() % 100), q1_n = 1 + int64_t(rng_() % 80), q2_n = 1 + int64_t(rng_() % 80);
+    auto draw = [&](int64_t n) {
+      std::vector<int32_t> t(static_cast<size_t>(n));
+      for (auto& x : t) x = int32_t(rng_() % uint64_t(vocab));
+      return t;
+    };
+    const auto corpus = draw(corpus_n), q1 = draw(q1_n), q2 = draw(q2_n);
+    const model::SessionOptions so{corpus_n + 96, 128};
+    auto logits_of = [](std::span<const float> lg) { return std::vector<float>(lg.begin(), lg.end()); };
+    model::Session a(m, so), b(m, so);
+    a.prefill(corpus);
+    const bool forked = b.fork_cache_from(a);
+    const auto mem = b.kv_cache().memory();
+    const auto la = logits_of(a.prefill(q1)), lb = logits_of(b.prefill(q2));
+    std::vector<float> fresh1, fresh2;
+    {
+      model::Session c(m, so);
+      c.prefill(corpus);
+      fresh1 = logits_of(c.prefill(q1));
+    }
+    {
+      model::Session c(m, so);
+      c.prefill(corpus);
+      fresh2 = logits_of(c.prefill(q2));
+    }
+    auto max_diff = [](const std::vector<float>& x, const std::vector<float>& y) {
+      double d = x.size() == y.size() ? 0.0 : INFINITY;
+      for (size_t i = 0; i < std::min(x.size(), y.size()); ++i) d = std::max(d, double(std::fabs(x[i] - y[i])));
+      return d;
+    };
+    const double da = max_diff(la, fresh1), db = max_diff(lb, fresh2);
+    const std::string shape = std::to_string(corpus_n) + " + " + std::to_string(q1_n) + " / " + std::to_string(q2_n);
+    record("kv fork (device copy): origin continues", shape, da, 1e-30,
+           "max |logit diff| vs a fresh session (bit-identical required)", forked && da == 0.0);
+    record("kv fork (device copy): fork continues", shape, db, 1e-30,
+           std::string(forked ? "" : "fork() returned null; ") + "max |logit diff| vs a fresh session",
+           forked && db == 0.0);
+    const double ratio = double(mem.family_bytes) / double(std::max<size_t>(mem.bytes, 1));
+    record("kv fork (device copy): family memory", std::to_string(mem.bytes) + " bytes a cache",
+           std::fabs(ratio - 2.0), 0.5,
+           "family bytes / one cache's bytes = " + std::to_string(ratio) + " (2 caches alive: must be 2)",
+           mem.family_bytes == 2 * mem.bytes);
+  }
+
 #if FOLIO_CHECK_WITH_STORE
   // GPU KV snapshots (cuda_kv_snapshot.hpp): a session prefills a corpus, its
   // complete blocks are saved to a fresh SQLite store, a second session restores
@@ -1099,6 +1162,7 @@ int main(int argc, char** argv) {
     c.attention();
     c.tiny_models();
     c.guarded("max_device_memory", [&] { c.device_memory_cap(); });
+    c.guarded("kv fork", [&] { c.kv_fork(); });
 #if FOLIO_CHECK_WITH_STORE
     c.snapshots();
 #endif

@@ -49,9 +49,31 @@ void CudaKvCache::reserve(int layer, int64_t end_pos) {
           "kv grow");
     check(cudaStreamSynchronize(stream_), "kv grow");  // the copies finish before the old storage is freed
   }
+  const size_t before = bytes();
   L.kv = std::move(kv);
   L.summaries = std::move(sums);
   L.blocks = blocks;
+  family_->bytes += bytes() - before;
+}
+
+CudaKvCache::~CudaKvCache() { family_->bytes -= bytes(); }
+
+std::unique_ptr<backend::KvCache> CudaKvCache::fork() {
+  auto f = std::make_unique<CudaKvCache>(config_, stream_, budget_);
+  f->family_ = family_;
+  const size_t row = size_t(row_elems()) * sizeof(__nv_bfloat16);
+  for (int l = 0; l < config_.n_layers; ++l) {
+    const int64_t n = size_[size_t(l)];
+    if (n == 0) continue;
+    f->reserve(l, n);
+    check(cudaMemcpyAsync(f->keys(l), keys(l), size_t(n) * row, cudaMemcpyDeviceToDevice, stream_), "kv fork");
+    check(cudaMemcpyAsync(f->values(l), values(l), size_t(n) * row, cudaMemcpyDeviceToDevice, stream_), "kv fork");
+    check(cudaMemcpyAsync(f->summaries(l), summaries(l), size_t(kv::blocks_for(n)) * row, cudaMemcpyDeviceToDevice,
+                          stream_),
+          "kv fork");
+    f->size_[size_t(l)] = n;
+  }
+  return f;
 }
 
 __nv_bfloat16* CudaKvCache::keys(int layer) const {

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -42,7 +43,18 @@ class CudaKvCache final : public backend::KvCache {
   __nv_bfloat16* summaries(int layer) const;  // [max_blocks][n_kv_heads][head_dim]
   kernels::PagedKv paged(int layer) const;
   size_t bytes() const noexcept;
-  Memory memory() const noexcept override { return {bytes(), 0, bytes()}; }  // no pages shared (fork() recomputes)
+  // A copy of every layer's positions, pages and summaries on the device (the
+  // pages are contiguous per layer, with no block table to share them through):
+  // milliseconds where recomputing the corpus takes seconds, at the price of the
+  // memory. Both caches share the stream, so the copy is ordered before either's
+  // next write.
+  std::unique_ptr<backend::KvCache> fork() override;
+  // Nothing is shared between forks; family_bytes sums this cache, its origin
+  // and all forks alive.
+  Memory memory() const noexcept override { return {bytes(), 0, family_->bytes.load()}; }
+  ~CudaKvCache() override;
+  CudaKvCache(const CudaKvCache&) = delete;
+  CudaKvCache& operator=(const CudaKvCache&) = delete;
 
   // Allocates every layer's storage for `tokens` positions now (benchmarks and
   // callers that know the context size: no growth copies, no fragmentation).
@@ -71,9 +83,15 @@ class CudaKvCache final : public backend::KvCache {
     int64_t blocks = 0;
   };
 
+  // Device bytes of a cache and its forks, kept up to date as they grow and go.
+  struct Family {
+    std::atomic<size_t> bytes{0};
+  };
+
   kv::CacheConfig config_;
   cudaStream_t stream_;
   DeviceBudgetPtr budget_;
+  std::shared_ptr<Family> family_ = std::make_shared<Family>();
   int64_t max_blocks_ = 0;
   std::vector<LayerStore> layers_;
   std::vector<int64_t> size_;
