@@ -119,6 +119,14 @@ namespace folio::kernels::ops {
 // online softmax in f32. Slow but simple; small test models (head_dim 16/32)
 // use it. Cache layout as kv_store's; plan rows as attention_kernels.hpp
 // (row_counts null = CSR).
+// Attention evidence (attention_mass.cu): mass[i] += weight * (the softmax
+// weight query q (f32 [n_heads][head_dim], at position n_keys - 1) gives key
+// first + i, summed over the heads) for i < count; keys from a cache laid out as
+// kv_store's. scratch: attention_mass_scratch_floats(n_keys, n_heads) floats.
+size_t attention_mass_scratch_floats(int64_t n_keys, int n_heads);
+cudaError_t attention_mass(const float* q, const bf16* k_cache, int64_t n_keys, int n_heads, int n_kv_heads,
+                           int head_dim, float scale, int64_t first, int64_t count, float weight, float* mass,
+                           float* scratch, cudaStream_t stream);
 cudaError_t attention_generic(const bf16* q, int64_t q_stride, int64_t n_queries, int64_t q_offset, int n_heads,
                               int n_kv_heads, int head_dim, float scale, const bf16* k_cache, const bf16* v_cache,
                               const int32_t* row_offsets, const int32_t* row_counts, const int32_t* block_indices,

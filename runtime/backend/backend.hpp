@@ -251,6 +251,17 @@ class Backend {
   virtual void attention(const Act& q, KvCache& cache, int layer, int64_t pos0,
                          const AttentionParams& p, const Act& out, const attn::Plan* plan = nullptr) = 0;
 
+  // Attention evidence (optional: false when the backend does not measure it).
+  // Adds to mass[i] (one row of floats in this backend's memory) `weight` times
+  // the exact softmax weight that query row 0 of q, at position pos of `layer`,
+  // gives cache position first + i (keys 0..pos; every query head, GQA as in
+  // attention()), summed over the heads; positions past pos get nothing.
+  virtual bool attention_mass(const Act& q, KvCache& cache, int layer, int64_t pos, const AttentionParams& p,
+                              int64_t first, float weight, const Act& mass) {
+    (void)q, (void)cache, (void)layer, (void)pos, (void)p, (void)first, (void)weight, (void)mass;
+    return false;
+  }
+
   // Sparse-attention plan for queries q (after RoPE) at positions pos0.. over
   // the cache of `layer` (K/V of these queries already written): scores the
   // cache's block summaries and picks sink, window, global and top-k blocks

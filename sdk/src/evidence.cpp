@@ -13,10 +13,35 @@ EvidenceMeter::EvidenceMeter(const model::HParams& hp, const kv::PagedCache& cac
     : hp_(hp), cache_(&cache), begin_(corpus_begin), end_(corpus_end), from_(from_position),
       mass_(size_t(std::max<int64_t>(0, corpus_end - corpus_begin)), 0.0) {}
 
+EvidenceMeter::EvidenceMeter(const model::HParams& hp, backend::Backend& be, backend::KvCache& cache,
+                             int64_t corpus_begin, int64_t corpus_end, int64_t from_position)
+    : hp_(hp), device_be_(&be), device_cache_(&cache), begin_(corpus_begin), end_(corpus_end), from_(from_position),
+      mass_(size_t(std::max<int64_t>(0, corpus_end - corpus_begin)), 0.0) {
+  if (mass_.empty()) return;
+  device_mass_ = be.alloc(int64_t(mass_.size()));
+  const std::vector<float> zeros(mass_.size(), 0.0f);
+  be.from_host(zeros, device_mass_.view(1, int64_t(mass_.size())));
+}
+
+void EvidenceMeter::finish() {
+  if (!device_be_ || mass_.empty()) return;
+  std::vector<float> m(mass_.size());
+  device_be_->to_host(device_mass_.view(1, int64_t(m.size())), m);
+  std::copy(m.begin(), m.end(), mass_.begin());
+}
+
 void EvidenceMeter::observe(backend::Backend& be, int layer, const backend::Act& q, int64_t pos0) {
   const int64_t pos = pos0 + q.rows - 1;  // the batch's last query
   if (pos < from_ || q.rows < 1) return;
   const int hd = hp_.head_dim, n_heads = hp_.n_heads, group = hp_.n_heads / hp_.n_kv_heads;
+  if (device_be_) {
+    if (mass_.empty() || !measured_) return;
+    const backend::AttentionParams ap{n_heads, hp_.n_kv_heads, hd, 1.0f / std::sqrt(float(hd))};
+    measured_ = device_be_->attention_mass(q.slice_rows(q.rows - 1, 1), *device_cache_, layer, pos, ap, begin_,
+                                           float(1.0 / double(hp_.n_layers * n_heads)),
+                                           device_mass_.view(1, int64_t(mass_.size())));
+    return;
+  }
   q_.resize(size_t(q.cols));
   be.to_host(q.slice_rows(q.rows - 1, 1), q_);
   const int64_t n_keys = pos + 1;  // causal: keys 0..pos (already written)

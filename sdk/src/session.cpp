@@ -253,17 +253,20 @@ struct SessionImpl {
     std::unique_ptr<EvidenceMeter> meter;
     if (o.evidence_anchors > 0) {
       auto* cpu_cache = dynamic_cast<cpu::CpuKvCache*>(&ms->kv_cache());
+      backend::Backend& be = engine->model->backend();
+      const int64_t from = base + int64_t(tail.size()) - 1;
       if (cpu_cache) {
         meter = std::make_unique<EvidenceMeter>(engine->model->hparams(), cpu_cache->paged(), corpus_begin(),
-                                                corpus_end(), base + int64_t(tail.size()) - 1);
-        ms->set_query_observer([m = meter.get(), be = &engine->model->backend()](int layer, const backend::Act& q,
-                                                                                  int64_t pos0) {
-          m->observe(*be, layer, q, pos0);
-        });
-        ans.evidence_note = kEvidenceNote;
-      } else {
-        ans.evidence_note = "attention evidence needs the host KV cache (CPU backend); none measured";
+                                                corpus_end(), from);
+      } else {  // the meter's buffer lives in the backend: one backend call at a time
+        std::lock_guard lock(engine->forward_mutex);
+        meter = std::make_unique<EvidenceMeter>(engine->model->hparams(), be, ms->kv_cache(), corpus_begin(),
+                                                corpus_end(), from);
       }
+      ms->set_query_observer([m = meter.get(), be = &be](int layer, const backend::Act& q, int64_t pos0) {
+        m->observe(*be, layer, q, pos0);
+      });
+      ans.evidence_note = kEvidenceNote;
     } else {
       ans.evidence_note = "off";
     }
@@ -341,6 +344,11 @@ struct SessionImpl {
 
     ans.citations = resolve_references(*view, ans.text);
     if (meter) {
+      {
+        std::lock_guard lock(engine->forward_mutex);
+        meter->finish();
+      }
+      if (!meter->measured()) ans.evidence_note = "attention evidence: the backend does not measure it; none measured";
       std::vector<Citation> ev = meter->citations(*view, size_t(o.evidence_anchors));
       ans.citations.insert(ans.citations.end(), ev.begin(), ev.end());
     }

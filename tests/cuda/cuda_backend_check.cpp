@@ -588,6 +588,43 @@ class Checker {
     gpu_->attention(q1g.act, *cache_g, 0, total - 1, p, o1g.act);
     record("attention dense decode", shape + " @" + std::to_string(total - 1),
            rel_error(download(*gpu_, o1g.act), download(*cpu_, o1c.act)), kBf16Limit);
+    // Attention evidence (Backend::attention_mass) for the decode query: every
+    // head's exact softmax weight per key, summed, times 0.5, added to a mass
+    // row that already holds ones, over positions 100 .. total + 4 (the last 5
+    // are past the query: they must stay 1). Reference: double sums on the host
+    // over the same (bf16-exact) keys.
+    if (H / HK <= 16) {
+      const int64_t first = 100, count = total - first + 5;
+      const std::vector<float> ones(static_cast<size_t>(count), 1.0f);
+      auto mg = upload_act(*gpu_, 1, count, ones);
+      const bool measured = gpu_->attention_mass(q1g.act, *cache_g, 0, total - 1, p, first, 0.5f, mg.act);
+      const auto got = download(*gpu_, mg.act);
+      std::vector<double> want(static_cast<size_t>(count), 1.0);
+      std::vector<double> sc(static_cast<size_t>(total));
+      for (int h = 0; h < H; ++h) {
+        const int g = h / (H / HK);
+        double mx = -INFINITY, sum = 0;
+        for (int64_t t = 0; t < total; ++t) {
+          double dot = 0;
+          for (int c = 0; c < D; ++c) dot += double(q1[size_t(h * D + c)]) * double(kk[size_t(t * kvd + g * D + c)]);
+          sc[size_t(t)] = dot * double(p.scale);
+          mx = std::max(mx, sc[size_t(t)]);
+        }
+        for (int64_t t = 0; t < total; ++t) sum += std::exp(sc[size_t(t)] - mx);
+        for (int64_t t = first; t < total; ++t) want[size_t(t - first)] += 0.5 * std::exp(sc[size_t(t)] - mx) / sum;
+      }
+      double num = 0, den = 0;
+      bool tail_ok = true;
+      for (int64_t i = 0; i < count; ++i) {
+        num += (double(got[size_t(i)]) - want[size_t(i)]) * (double(got[size_t(i)]) - want[size_t(i)]);
+        den += (want[size_t(i)] - 1.0) * (want[size_t(i)] - 1.0);  // the added mass
+        if (first + i >= total) tail_ok = tail_ok && got[size_t(i)] == 1.0f;
+      }
+      record("attention mass (evidence), decode query", shape + " @" + std::to_string(total - 1),
+             std::sqrt(num / std::max(den, 1e-300)), kF32Limit,
+             "error relative to the added mass; keys past the query untouched: " + std::string(tail_ok ? "yes" : "NO"),
+             measured && tail_ok);
+    }
     // A sparse decode step on the device: one launch plans and attends
     // (kernels::sparse_decode) where the GPU allows, else planner + decode. It
     // must match exact CPU attention over the GPU planner's plan for the step.

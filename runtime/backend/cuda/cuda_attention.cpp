@@ -245,6 +245,26 @@ bool CudaBackendImpl::fused_sparse_decode(const bf16* q, bf16* ob, CudaKvCache& 
   return true;
 }
 
+bool CudaBackendImpl::attention_mass(const Act& q, backend::KvCache& cache, int layer, int64_t pos,
+                                     const backend::AttentionParams& p, int64_t first, float weight, const Act& mass) {
+  forget_converted_input();
+  CudaKvCache& c = cuda_cache(cache);
+  const int H = p.n_heads, HK = p.n_kv_heads, D = p.head_dim;
+  if (H <= 0 || HK <= 0 || H % HK != 0 || H / HK > 16 || D % 2 != 0 || HK != c.config().n_kv_heads ||
+      D != c.config().head_dim)
+    fail(Errc::invalid_argument, "attention_mass: head shape differs from the KV cache's (or a group over 16 heads)");
+  if (q.rows < 1 || q.cols != int64_t(H) * D || mass.rows != 1 || first < 0)
+    fail(Errc::invalid_argument, "attention_mass: q must be a [1][n_heads*head_dim] row and mass one row");
+  if (layer < 0 || layer >= c.config().n_layers || pos < 0 || pos >= c.size(layer))
+    fail(Errc::invalid_argument, "attention_mass: position " + std::to_string(pos) + " is not cached");
+  const int64_t n_keys = pos + 1;
+  float* scratch = mass_scratch_.get(kernels::ops::attention_mass_scratch_floats(n_keys, H), "attention evidence");
+  check(ops::attention_mass(q.data, c.keys(layer), n_keys, H, HK, D, p.scale, first, mass.cols, weight, mass.data,
+                            scratch, stream_),
+        "attention evidence");
+  return true;
+}
+
 void CudaBackendImpl::attention_sparse(const Act& q, backend::KvCache& cache, int layer, int64_t pos0,
                                        const backend::AttentionParams& p, std::span<const int32_t> globals,
                                        const attn::SparseConfig& config, const Act& out) {

@@ -51,6 +51,8 @@ class CudaBackendImpl final : public CudaBackend {
   void head_rms_norm(const backend::Act& x, int head_dim, const backend::Weight& gamma, float eps) override;
   void rope(const backend::Act& x, int head_dim, int64_t pos0, const backend::RopeParams& p) override;
   void add(const backend::Act& y, const backend::Act& x) override;
+  bool attention_mass(const backend::Act& q, backend::KvCache& cache, int layer, int64_t pos,
+                      const backend::AttentionParams& p, int64_t first, float weight, const backend::Act& mass) override;
   void add_rms_norm(const backend::Act& y, const backend::Act& x, const backend::Weight& gamma, float eps,
                     const backend::Act& out) override;
   void head_norm_rope(const backend::Act& x, int head_dim, const backend::Weight& gamma, float eps, int64_t pos0,
@@ -156,6 +158,7 @@ class CudaBackendImpl final : public CudaBackend {
   Scratch<int32_t> plan_offsets_{budget_}, plan_counts_{budget_}, plan_indices_{budget_}, seq_len_{budget_},
       first_global_{budget_};
   Scratch<bf16> query_means_{budget_};
+  Scratch<float> mass_scratch_{budget_};  // attention_mass: scores of every head and key
   // Global positions for the planner while attention_sparse runs (else empty),
   // and the per-block table last uploaded to first_global_ (reused while equal:
   // every layer of a forward has the same globals, so one upload per forward).

@@ -220,7 +220,7 @@ struct FOLIO_CXX_API Answer {
   std::string stop_reason;          // "eos", "stop_string", "length", "context_full", "cancelled"
   std::vector<Citation> citations;  // references first (in answer order), then attention evidence
   Timings timings;
-  // What attention evidence measures, or why there is none ("off", backend without host KV).
+  // What attention evidence measures, or why there is none ("off", a backend that cannot measure it).
   std::string evidence_note;
   // The model file is marked as random weights (folio make-tiny): the text is
   // meaningless; only the machinery is real.
@@ -357,8 +357,8 @@ class FOLIO_CXX_API Session {
   // copied: every full 64-token block is the same immutable memory in both
   // sessions; only the partial last block is copied, and each session appends
   // its own questions and answers after it, unseen by the other. Shared blocks
-  // are freed with the last session holding them. (A backend without shared
-  // pages recomputes the corpus instead; the CPU backend shares.)
+  // are freed with the last session holding them. (The CPU backend shares; the
+  // CUDA backend copies the corpus KV on the device, a fork holding its own copy.)
   Session fork() const;
   // KV-cache memory of this session (0 where the backend does not report it).
   KvMemory kv_memory() const;
