@@ -899,23 +899,29 @@ class Checker {
     }
   }
 
-  // Forked GPU caches (CudaKvCache::fork, a device copy): a session prefills a
-  // corpus, a second forks its cache, each then prefills its own question. Each
-  // must give the logits of a fresh session that prefilled corpus + its
-  // question in the same pieces, bit for bit (neither sees the other's writes),
-  // and the family's memory must count both caches.
-  void kv_fork() {
-    auto cfg = model::tiny_preset("qwen3moe", "tiny");
+  // A 3-layer tiny model (d 256, 8 heads over 2 KV heads of 128, bf16) in
+  // memory, for the session-level checks (forks, snapshots).
+  static std::shared_ptr<const gguf::File> small_session_model(bool moe, uint64_t seed) {
+    auto cfg = model::tiny_preset(moe ? "qwen3moe" : "qwen3", "tiny");
     cfg.n_layers = 3;
     cfg.d_model = 256;
     cfg.n_heads = 8;
     cfg.n_kv_heads = 2;
     cfg.head_dim = 128;
     cfg.type = WeightType::bf16;
-    cfg.seed = rng_();
+    cfg.seed = seed;
     auto bytes = std::make_shared<std::vector<std::byte>>(model::tiny_model_bytes(cfg));
-    auto file = std::shared_ptr<const gguf::File>(new gguf::File(gguf::File::parse(*bytes, "tiny.gguf")),
-                                                  [bytes](const gguf::File* f) { delete f; });
+    return std::shared_ptr<const gguf::File>(new gguf::File(gguf::File::parse(*bytes, "tiny.gguf")),
+                                             [bytes](const gguf::File* f) { delete f; });
+  }
+
+  // Forked GPU caches (CudaKvCache::fork, a device copy): a session prefills a
+  // corpus, a second forks its cache, each then prefills its own question. Each
+  // must give the logits of a fresh session that prefilled corpus + its
+  // question in the same pieces, bit for bit (neither sees the other's writes),
+  // and the family's memory must count both caches.
+  void kv_fork() {
+    const auto file = small_session_model(true, rng_());
     const int64_t vocab = file->find_tensor("token_embd.weight")->shape[1];
     const model::Model m = model::Model::load(file, *gpu_);
     const int64_t corpus_n = 600 + int64_t(rng_() % 100), q1_n = 1 + int64_t(rng_() % 80), q2_n = 1 + int64_t(rng_() % 80);
@@ -971,19 +977,10 @@ class Checker {
   // shape must refuse the snapshot (layout mismatch: nothing restored).
   void snapshots() {
     for (const bool moe : {false, true}) {
-      auto cfg = model::tiny_preset(moe ? "qwen3moe" : "qwen3", "tiny");
-      cfg.n_layers = 3;
-      cfg.d_model = 256;
-      cfg.n_heads = 8;
-      cfg.n_kv_heads = 2;
-      cfg.head_dim = 128;
-      cfg.type = WeightType::bf16;
-      cfg.seed = rng_();
+      const uint64_t seed = rng_();
       const std::string name = std::string("snapshot save/restore (gpu) ") + (moe ? "qwen3moe" : "qwen3");
       guarded(name, [&] {
-        auto bytes = std::make_shared<std::vector<std::byte>>(model::tiny_model_bytes(cfg));
-        auto file = std::shared_ptr<const gguf::File>(new gguf::File(gguf::File::parse(*bytes, "tiny.gguf")),
-                                                      [bytes](const gguf::File* f) { delete f; });
+        const auto file = small_session_model(moe, seed);
         const int64_t vocab = file->find_tensor("token_embd.weight")->shape[1];
         const model::Model m = model::Model::load(file, *gpu_);
         const int64_t corpus_n = 640 + int64_t(rng_() % 64), question_n = 1 + int64_t(rng_() % 300);
@@ -991,7 +988,7 @@ class Checker {
         for (auto& t : toks) t = int32_t(rng_() % uint64_t(vocab));
         const std::span<const int32_t> all(toks), corpus = all.first(size_t(corpus_n));
         store::KeyContext kc;
-        const std::string mid = "check-model-" + std::to_string(cfg.seed);
+        const std::string mid = "check-model-" + std::to_string(seed);
         kc.model = store::hash128(std::as_bytes(std::span(mid.data(), mid.size())));
         kc.attention = store::attention_fingerprint("kv=bf16");
         const auto keys = store::block_keys(kc, corpus, {});  // complete blocks only
