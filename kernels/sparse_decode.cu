@@ -7,27 +7,30 @@
 // here one thread-block cluster per KV head does everything, and its C CTAs
 // talk through distributed shared memory (DSMEM):
 //
-//   1. every CTA starts the copy of its contiguous share of the block
-//      summaries and, right after, of its share of the K/V blocks that need no
-//      score (sink and window: the set W, dealt round robin);
+//   1. every CTA copies its contiguous share of the block summaries (bulk
+//      copies) and, once they are in, starts copying its share of the K/V
+//      blocks that need no score (sink and window: the set W, dealt round
+//      robin);
 //   2. it scores its share on tensor cores (as the planner does), marks forced
 //      blocks (sink, window, global) and ranks its candidates locally: a
 //      candidate's rank is the number of candidates of the share that beat it
 //      (higher score, ties to the lower block index, as the CPU planner). The
-//      top `topk` of the share go to a sorted list in shared memory. Arrive at
-//      a cluster barrier; attend the W blocks; wait;
-//   3. the global top-k is in the union of the local lists: each CTA copies
-//      every list and count over DSMEM and computes the global rank of its own
-//      listed candidates (sum over the lists of the entries that beat it).
-//      Those ranked below k = topk - (global blocks outside sink and window)
-//      are selected. Selected blocks (numbered by rank) and global blocks
-//      (numbered after them) are dealt round robin: the owner writes each
-//      block index into its attending CTA's shared memory. Second barrier;
+//      top `topk` of the share form a sorted list, which the CTA stores, with
+//      its counts, into every CTA's shared memory (DSMEM stores: no round
+//      trip). Arrive at a cluster barrier; attend the W blocks; wait;
+//   3. the global top-k is in the union of the local lists: each CTA computes
+//      the global rank of its own listed candidates (over the lists, now in
+//      its own shared memory: the entries that beat it). Those ranked below
+//      k = topk - (global blocks outside sink and window) are selected.
+//      Selected blocks (numbered by rank) and global blocks (numbered after
+//      them) are dealt round robin: the owner writes each block index into
+//      its attending CTA's shared memory. Second barrier;
 //   4. each CTA copies and attends the blocks it was dealt;
-//   5. each CTA merges its 8 warps, and after a third barrier every CTA merges
-//      one slice of the output across the cluster over DSMEM and writes it as
-//      bf16. A last barrier keeps shared memory alive until every remote read
-//      is done.
+//   5. each CTA merges its 8 warps and stores each slice of the merged state
+//      into the shared memory of the CTA that owns that slice of the output;
+//      after a third barrier every CTA merges its slice from its own shared
+//      memory and writes it as bf16. No remote access follows the barrier, so
+//      CTAs may leave.
 //
 // The selection is exactly build_plan's, and when asked the kernel writes the
 // plan row as build_plan does (bench/attention checks both against the CPU and
@@ -219,7 +222,9 @@ __global__ void __launch_bounds__(kThreads, 1) sparse_decode_kernel(const Params
   const int my_first = min(visible, rank * lay.per_cta), my_end = min(visible, my_first + lay.per_cta);
   const int n_my = my_end - my_first;
   // The summaries come by bulk copies (the TMA engine), one row of kD a block,
-  // completing on an mbarrier: a few large requests instead of 16-byte ones.
+  // completing on an mbarrier: a few large requests instead of 16-byte ones
+  // (the step measured the same with cp.async: its time is latency; the bulk
+  // form issues far fewer instructions).
   __shared__ __align__(8) uint64_t tile_bar;
   const uint32_t bar = smem_addr(&tile_bar);
   if (tid == 0) mbarrier_init(bar, 1);
