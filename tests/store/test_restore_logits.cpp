@@ -2,6 +2,7 @@
 // bit-identical logits to a session that prefilled everything itself.
 #include <doctest/doctest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -111,4 +112,32 @@ TEST_CASE("session restore: a stream that is only a stored prefix keeps one toke
   // rest to prefill, so the caller gets the last token's logits.
   model::Session b(*m.model, model::SessionOptions(512));
   CHECK(restore_session(store, ctx, b, toks, {}) == 64);
+}
+
+TEST_CASE("session key context: the cache format is part of the key, and the host format's key is the old one") {
+  auto m = load_tiny("qwen3moe", 1);
+  const auto host = session_key_context(*m.model, FingerprintMode::full, KvFormat::host_f32);
+  const auto gpu = session_key_context(*m.model, FingerprintMode::full, KvFormat::cuda_bf16);
+  CHECK(host.model == gpu.model);          // the same weights
+  CHECK(!(host.attention == gpu.attention));  // but GPU and CPU snapshots never share a block
+  // Snapshots saved before the formats were named were keyed with this string:
+  // they must stay readable.
+  const auto& hp = m.model->hparams();
+  char legacy[256];
+  std::snprintf(legacy, sizeof legacy,
+                "rope_theta=%.9g;n_layers=%d;n_kv_heads=%d;head_dim=%d;kv=f32;summary=mean+minmax;block=64",
+                double(hp.rope_theta), hp.n_layers, hp.n_kv_heads, hp.head_dim);
+  CHECK(host.attention == attention_fingerprint(legacy));
+  CHECK(session_key_context(*m.model).attention == host.attention);  // the default is the host format
+  // A CPU session keyed for the GPU format finds nothing a host-keyed save wrote.
+  TempDir dir;
+  std::vector<int32_t> toks(64 * 3);
+  uint64_t s = fresh_seed();
+  for (auto& t : toks) t = int32_t(splitmix(s) % uint64_t(hp.n_vocab));
+  model::Session a(*m.model, model::SessionOptions(512));
+  a.prefill(toks);
+  auto store = Store::open(dir / "kv.db");
+  CHECK(save_session(store, host, a, toks, {}, "x") == 3);
+  model::Session b(*m.model, model::SessionOptions(512));
+  CHECK(restore_session(store, gpu, b, toks, {}) == 0);
 }
