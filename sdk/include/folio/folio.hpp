@@ -107,8 +107,9 @@ struct EngineOptions {
   // Where the model runs: "cpu"; "cuda" (a GPU, or an error); "auto" (a GPU
   // when one is usable, else the CPU). With "auto", a GPU that cannot hold the
   // model (out of memory, or over max_device_memory) leaves the engine on the
-  // CPU and ModelInfo::backend_note says why. On the GPU, sessions neither
-  // restore snapshots nor measure attention evidence yet, and forks recompute.
+  // CPU and ModelInfo::backend_note says why. On the GPU, sessions save and
+  // restore snapshots of their own format (never a CPU one), forks copy the
+  // corpus KV on the device, and attention evidence is measured there.
   std::string backend = "cpu";
   // Bytes the GPU backend may allocate on the device; 0: no cap. Past it an
   // allocation fails as if the device were full (Status::out_of_memory, naming
