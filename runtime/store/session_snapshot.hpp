@@ -13,8 +13,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "runtime/model/model.hpp"
 #include "runtime/store/block_key.hpp"
@@ -45,5 +47,18 @@ size_t restore_session(Store& store, const KeyContext& context, model::Session& 
 // store failures (disk full, read-only, ...): the answer does not depend on it.
 size_t save_session(Store& store, const KeyContext& context, model::Session& session,
                     std::span<const int32_t> tokens, std::span<const uint8_t> global, std::string label);
+
+// The session-level protocol shared by every backend's pair above: which
+// block keys a restore may use (every complete block but the one holding the
+// last token, whose logits the caller needs) and what happens when the
+// cache-level restore throws (the cache is emptied, the failure reported, 0
+// returned). `restore_blocks(keys)` fills the session's empty cache and
+// returns the blocks restored; the caller has checked the cache's type.
+size_t restore_session_with(Store& store, const KeyContext& context, model::Session& session,
+                            std::span<const int32_t> tokens, std::span<const uint8_t> global,
+                            const std::function<size_t(std::span<const Hash128>)>& restore_blocks);
+// The keys of the complete blocks of `tokens` that the session holds (what a save stores).
+std::vector<Hash128> saved_block_keys(const KeyContext& context, const model::Session& session,
+                                      std::span<const int32_t> tokens, std::span<const uint8_t> global);
 
 }  // namespace folio::store

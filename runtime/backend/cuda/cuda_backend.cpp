@@ -297,9 +297,8 @@ void CudaBackendImpl::head_norm_rope(const Act& x, int head_dim, const Weight& g
   const int rot = p.rot_dims > 0 ? p.rot_dims : head_dim;
   if (head_dim <= 0 || x.cols % head_dim != 0 || rot % 2 != 0 || rot > head_dim)
     fail(Errc::invalid_argument, "head_norm_rope: bad head_dim / rotary dims");
-  if (head_dim > 256) {  // past the fused kernel's shared-memory slice
-    head_rms_norm(x, head_dim, gamma, eps);
-    rope(x, head_dim, pos0, p);
+  if (head_dim > 256) {  // past the fused kernel's shared-memory slice: the two kernels
+    backend::Backend::head_norm_rope(x, head_dim, gamma, eps, pos0, p);
     return;
   }
   check(ops::head_norm_rope(x.data, x.stride, x.rows, int(x.cols / head_dim), head_dim,

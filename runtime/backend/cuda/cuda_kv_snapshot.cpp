@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <cstdio>
 #include <vector>
 
 #include "runtime/backend/cuda/device_memory.hpp"
 #include "runtime/store/block_key.hpp"
+#include "runtime/store/session_snapshot.hpp"
 #include "runtime/common/error.hpp"
 
 namespace folio::cuda {
@@ -145,30 +145,19 @@ CudaRestoreResult restore_cuda_snapshot(store::Store& st, const store::Hash128& 
 size_t restore_cuda_session(store::Store& st, const store::KeyContext& context, model::Session& session,
                             std::span<const int32_t> tokens, std::span<const uint8_t> global) {
   auto* cache = dynamic_cast<CudaKvCache*>(&session.kv_cache());
-  if (!cache || session.n_past() != 0) return 0;
-  const auto keys = store::block_keys(context, tokens, global);
-  // Keep at least one token to prefill: the caller needs the logits of the
-  // last prompt token, which a snapshot does not hold.
-  const size_t usable = std::min(keys.size(), (tokens.size() - (tokens.empty() ? 0 : 1)) / size_t(kB));
-  try {
-    const auto r = restore_cuda_snapshot(st, context.model, std::span(keys).first(usable), *cache);
-    session.resume_from_cache();
-    return r.blocks * size_t(kB);
-  } catch (const Error& e) {
-    cache->truncate(0);
-    session.resume_from_cache();
-    std::fprintf(stderr, "folio store: %s: restore skipped: %s\n", st.path().c_str(), e.what());
-    return 0;
-  }
+  if (!cache) return 0;
+  return store::restore_session_with(st, context, session, tokens, global, [&](std::span<const store::Hash128> keys) {
+    return restore_cuda_snapshot(st, context.model, keys, *cache).blocks;
+  });
 }
 
 size_t save_cuda_session(store::Store& st, const store::KeyContext& context, model::Session& session,
                          std::span<const int32_t> tokens, std::span<const uint8_t> global, std::string label) {
   auto* cache = dynamic_cast<CudaKvCache*>(&session.kv_cache());
   if (!cache) return 0;
-  auto keys = store::block_keys(context, tokens, global);
-  keys.resize(std::min(keys.size(), size_t(session.n_past()) / size_t(kB)));
-  return save_cuda_snapshot(st, context.model, keys, *cache, std::move(label)).blocks_written;
+  return save_cuda_snapshot(st, context.model, store::saved_block_keys(context, session, tokens, global), *cache,
+                            std::move(label))
+      .blocks_written;
 }
 
 }  // namespace folio::cuda
