@@ -1,11 +1,16 @@
 // Mixture-of-experts kernels (see model_ops.hpp):
-//   routing   softmax / top-k / renormalisation, one warp per token;
+//   routing   softmax / top-k / renormalisation, one warp per token; up to 256
+//             experts each lane ranks its experts against all at once, beyond
+//             that (or replaying forced ids) k sequential arg-max rounds, with
+//             identical results;
 //   grouping  (token, slot) pairs ordered by expert, token order inside an
 //             expert, so the expert GEMMs see contiguous rows and results do not
 //             depend on atomics' ordering;
 //   combine   weighted sum of each token's expert outputs, slots in order;
 //   decode    the fused top-k expert GEMVs: each chosen expert's rows are read
-//             once, directly from the stacked expert tensors, with no grouping.
+//             once, directly from the stacked expert tensors, with no grouping;
+//             down splits each output row over four warps (too few rows to fill
+//             the GPU at a warp each) and adds their sums in a fixed order.
 #include "kernels/model_ops.hpp"
 #include "kernels/ops_common.cuh"
 
@@ -15,15 +20,12 @@ namespace {
 using namespace detail;
 
 constexpr int kRouteWarps = 4;
+// The ranking fast path holds 32 * kRankMaxBlocks experts at most (kBlocks per lane).
+constexpr int kRankMaxBlocks = 8;
 
-__global__ void route_kernel(const float* logits, int64_t n, int E, int k, bool normalize, const int32_t* forced,
-                             int32_t* ids, float* wts, int32_t* counts) {
-  extern __shared__ float probs_all[];
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-  const int64_t t = int64_t(blockIdx.x) * kRouteWarps + warp;
-  if (t >= n) return;
-  float* p = probs_all + warp * E;
-  const float* l = logits + t * E;
+// p[0..E) = softmax(l). Both selection paths start from these exact values,
+// so the fast path cannot drift from the rounds by a rounding difference.
+__device__ __forceinline__ void softmax_to_shared(const float* l, float* p, int E, int lane) {
   float mx = -INFINITY;
   for (int e = lane; e < E; e += 32) {
     p[e] = l[e];
@@ -39,12 +41,18 @@ __global__ void route_kernel(const float* logits, int64_t n, int E, int k, bool 
   sum = warp_sum(sum);
   for (int e = lane; e < E; e += 32) p[e] /= sum;
   __syncwarp();
+}
+
+// General path: k sequential arg-max rounds over p (destroyed: chosen entries
+// become -1), or the forced ids. Writes the token's ids / wts, slot j = round j.
+__device__ void choose_by_rounds(float* p, int E, int k, bool normalize, const int32_t* forced_t, int32_t* ids_t,
+                                 float* wts_t, int32_t* counts, int lane) {
   float chosen_sum = 0.0f;
   for (int j = 0; j < k; ++j) {
     float best = -1.0f;
     int idx = E;
-    if (forced != nullptr) {  // replay: the same id in every lane, nothing to reduce
-      idx = forced[t * k + j];
+    if (forced_t != nullptr) {  // replay: the same id in every lane, nothing to reduce
+      idx = forced_t[j];
       best = p[idx];
     } else {
       for (int e = lane; e < E; e += 32)
@@ -62,17 +70,122 @@ __global__ void route_kernel(const float* logits, int64_t n, int E, int k, bool 
         }
       }
     }
+    // No candidate (every remaining probability NaN, from a NaN or +inf logit):
+    // some in-range expert, so nothing past the arrays is written; the output
+    // is as meaningless as the logits, but memory stays intact.
+    if (idx >= E) {
+      idx = j;
+      best = 0.0f;
+    }
     __syncwarp();  // every lane has read p[idx] before lane 0 clears it
     if (lane == 0) {
-      ids[t * k + j] = idx;
-      wts[t * k + j] = best;
+      ids_t[j] = idx;
+      wts_t[j] = best;
       p[idx] = -1.0f;
       if (counts) atomicAdd(counts + idx, 1);
     }
     chosen_sum += best;
     __syncwarp();
   }
-  if (normalize && lane < k) wts[t * k + lane] = wts[t * k + lane] / chosen_sum;
+  if (normalize && lane < k) wts_t[lane] = wts_t[lane] / chosen_sum;
+}
+
+// Whether expert f = 32 * fb + f_lane (probability q) comes before expert
+// e = 32 * eb + e_lane (probability v) in the rounds' order: larger probability
+// first, the lower index on a tie. fb and eb are compile-time after unrolling, so
+// only the diagonal block (fb == eb) compares lanes.
+__device__ __forceinline__ bool comes_before(float q, float v, int fb, int eb, int f_lane, int e_lane) {
+  if (fb < eb) return q >= v;  // f < e: a tie goes to f
+  if (fb > eb) return q > v;   // f > e: a tie goes to e
+  return q > v || (q == v && f_lane < e_lane);
+}
+
+// rank[i] of this lane's expert 32 * i + lane = how many experts come before it
+// = the round that would choose it. Every lane reads every probability as
+// broadcast float4s (p holds 32 * kBlocks entries, the padding at -1: after
+// every real expert, so it moves no real rank).
+template <int kBlocks>
+__device__ __forceinline__ void rank_own_experts(const float* p, const float (&v)[kBlocks], int lane,
+                                                 int (&rank)[kBlocks]) {
+#pragma unroll
+  for (int i = 0; i < kBlocks; ++i) rank[i] = 0;
+#pragma unroll
+  for (int fb = 0; fb < kBlocks; ++fb) {
+#pragma unroll
+    for (int quad = 0; quad < 8; ++quad) {
+      const float4 four = reinterpret_cast<const float4*>(p + 32 * fb)[quad];
+      const float q[4] = {four.x, four.y, four.z, four.w};
+#pragma unroll
+      for (int s = 0; s < 4; ++s)
+#pragma unroll
+        for (int i = 0; i < kBlocks; ++i) rank[i] += comes_before(q[s], v[i], fb, i, 4 * quad + s, lane);
+    }
+  }
+}
+
+// Fast path: the experts of rank < k write their own slot, the same ids, weights
+// and counts as the rounds. The renormalisation adds the chosen weights in rank
+// order, as the rounds do, so the sum is the same float.
+template <int kBlocks>
+__device__ __forceinline__ void choose_by_rank(const float* p, const float (&v)[kBlocks], int k, bool normalize,
+                                               int32_t* ids_t, float* wts_t, int32_t* counts, float* chosen, int lane) {
+  int rank[kBlocks];
+  rank_own_experts<kBlocks>(p, v, lane, rank);
+#pragma unroll
+  for (int i = 0; i < kBlocks; ++i)
+    if (rank[i] < k) {
+      const int e = 32 * i + lane;
+      ids_t[rank[i]] = e;
+      chosen[rank[i]] = v[i];
+      if (counts) atomicAdd(counts + e, 1);
+    }
+  __syncwarp();
+  if (lane < k) {
+    float w = chosen[lane];
+    if (normalize) {
+      float chosen_sum = 0.0f;
+      for (int j = 0; j < k; ++j) chosen_sum += chosen[j];
+      w = w / chosen_sum;
+    }
+    wts_t[lane] = w;
+  }
+}
+
+// Warp per token; p: its probabilities in shared memory, E floats a warp on the
+// general path, 32 * kBlocks on the fast path. kBlocks == 0: the general path
+// (any E up to 8192, forced ids), k sequential arg-max rounds, each a chain of
+// shuffles, stores and barriers: latency-bound (the kernel took 5.5 us for top-8
+// of 128 in Nsight on an H200). kBlocks > 0 (E <= 32 * kBlocks, no forced ids):
+// each lane ranks its kBlocks experts against all of them at once, independent
+// compares with no round trips between lanes. A NaN probability (a NaN or +inf
+// logit) breaks the order ranking relies on, so such a token takes the rounds.
+template <int kBlocks>
+__global__ void route_kernel(const float* logits, int64_t n, int E, int k, bool normalize, const int32_t* forced,
+                             int32_t* ids, float* wts, int32_t* counts) {
+  extern __shared__ __align__(16) float probs_all[];  // float4 reads on the fast path
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int64_t t = int64_t(blockIdx.x) * kRouteWarps + warp;
+  if (t >= n) return;
+  const int stride = kBlocks > 0 ? 32 * kBlocks : E;
+  float* p = probs_all + warp * stride;
+  for (int e = E + lane; e < stride; e += 32) p[e] = -1.0f;
+  softmax_to_shared(logits + t * E, p, E, lane);
+  if constexpr (kBlocks > 0) {
+    __shared__ float chosen_all[kRouteWarps][32];  // weights by rank, summed in that order
+    float v[kBlocks];
+    bool nan = false;
+#pragma unroll
+    for (int i = 0; i < kBlocks; ++i) {
+      v[i] = p[32 * i + lane];
+      nan |= v[i] != v[i];
+    }
+    if (!__any_sync(0xffffffffu, nan)) {
+      choose_by_rank<kBlocks>(p, v, k, normalize, ids + t * k, wts + t * k, counts, chosen_all[warp], lane);
+      return;
+    }
+  }
+  choose_by_rounds(p, E, k, normalize, forced == nullptr ? nullptr : forced + t * k, ids + t * k, wts + t * k, counts,
+                   lane);
 }
 
 // One block per expert: scans all pairs in order, with a block-wide prefix count.
@@ -168,40 +281,156 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
   if (lane == 0) h[slot * ff + f] = g / (1.0f + expf(-g)) * u;
 }
 
-// grid (ceil(d / 8), n): warp per (token, output row). The k experts' rows are
-// walked as one flat sequence of 8-element chunks so every lane keeps several
-// loads in flight (a row of ff = 768 is only 3 chunks per lane), then one reduction.
-__global__ void __launch_bounds__(kGemvWarps * 32)
-    experts_down_kernel(const float* h, int k, const int32_t* ids, const float* wts, const bf16* down, int64_t d,
-                        int64_t ff, float* out, int64_t os, bool vec) {
-  const int64_t r = int64_t(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
-  if (r >= d) return;
-  const int64_t t = blockIdx.y;
-  const int lane = threadIdx.x & 31;
-  float acc = 0.0f;
-  if (vec) {
-    const int64_t chunks = ff / 8, total = chunks * k;
-#pragma unroll 4
-    for (int64_t i = lane; i < total; i += 32) {
-      const int64_t j = i / chunks, c = (i - j * chunks) * 8;
-      const int64_t slot = t * k + j;
-      const int64_t e = ids[slot];
-      float wf[8];
-      unpack8(__ldg(reinterpret_cast<const uint4*>(down + (e * d + r) * ff + c)), wf);
-      const float4 a = __ldg(reinterpret_cast<const float4*>(h + slot * ff + c));
-      const float4 b = __ldg(reinterpret_cast<const float4*>(h + slot * ff + c + 4));
-      acc += wts[slot] * (wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w + wf[4] * b.x + wf[5] * b.y +
-                          wf[6] * b.z + wf[7] * b.w);
-    }
-    acc = warp_sum(acc);
-  } else {
-    for (int j = 0; j < k; ++j) {
-      const int64_t slot = t * k + j;
-      const int64_t e = ids[slot];
-      acc += wts[slot] * dot_bf16_f32(down + (e * d + r) * ff, h + slot * ff, ff, lane, false);
+// experts_down: each output row reads k expert rows of ff elements, one flat
+// sequence of pieces (8 elements, or 1 on the unaligned path) that kDownSplits
+// warps share, interleaved 32 pieces at a time so every warp instruction reads
+// 512 contiguous bytes. Four warps per row give Qwen3-30B-A3B's 2048 rows 8192
+// warps (one warp per row was 2048, a quarter of what 132 SMs hold: 34% of copy
+// bandwidth in Nsight, 17.5 us for 25 MB, where gate/up reaches 74%), and a lane
+// six pieces (768 / 128), all in flight at once.
+constexpr int kDownSplits = 4;      // warps per output row
+constexpr int kDownRowsPerCta = 2;  // small blocks: one that finishes frees its slot early
+constexpr int kDownWarps = kDownSplits * kDownRowsPerCta;
+constexpr int kDownInFlight = 6;    // pieces a lane loads before it uses the first
+constexpr int kDownMinCtasPerSm = 4;  // caps registers at 64: 32 warps per SM
+
+// Where a lane's next piece lies: expert slot j, piece c of that expert's row.
+// Advancing by a fixed stride needs one division up front instead of one per piece.
+struct PieceCursor {
+  uint32_t expert, piece;
+  uint32_t per_row, step_experts, step_pieces;
+  __device__ PieceCursor(uint32_t first, uint32_t per_row_, uint32_t step)
+      : expert(first / per_row_), piece(first % per_row_), per_row(per_row_), step_experts(step / per_row_),
+        step_pieces(step % per_row_) {}
+  __device__ void advance() {
+    expert += step_experts;
+    piece += step_pieces;
+    if (piece >= per_row) {
+      piece -= per_row;
+      ++expert;
     }
   }
-  if (lane == 0) out[t * os + r] = acc;
+};
+
+// 16 bytes of a weight row that no other warp reads: not kept in L1, which then
+// holds h, the part every row re-reads.
+__device__ __forceinline__ uint4 load_streaming(const bf16* p) {
+  uint4 v;
+  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+      : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+      : "l"(p));
+  return v;
+}
+
+// One piece of a down row and its dot product with the matching elements of h.
+template <int kPiece> struct DownPiece;
+template <> struct DownPiece<8> {
+  uint4 w = {};
+  __device__ void load(const bf16* p) { w = load_streaming(p); }
+  __device__ float dot(const float* x) const {
+    float wf[8];
+    unpack8(w, wf);
+    const float4 a = __ldg(reinterpret_cast<const float4*>(x));
+    const float4 b = __ldg(reinterpret_cast<const float4*>(x + 4));
+    return wf[0] * a.x + wf[1] * a.y + wf[2] * a.z + wf[3] * a.w + wf[4] * b.x + wf[5] * b.y + wf[6] * b.z +
+           wf[7] * b.w;
+  }
+};
+template <> struct DownPiece<1> {
+  bf16 w = {};
+  __device__ void load(const bf16* p) { w = __ldg(p); }
+  __device__ float dot(const float* x) const { return __bfloat162float(w) * __ldg(x); }
+};
+
+// This lane's share of sum_j wts[j] * dot(down row of expert ids[j], h[j]) for
+// one output row: pieces first, first + 32 * kDownSplits, ... of the flat
+// sequence. h_t: the token's k rows of h back to back, so piece i's elements sit
+// at h_t + i * kPiece; row0: the output row inside expert 0's matrix.
+template <int kPiece>
+__device__ __forceinline__ float down_row_share(const float* __restrict__ h_t, const int32_t* __restrict__ ids_t,
+                                                const float* __restrict__ wts_t, const bf16* __restrict__ row0,
+                                                int64_t expert_elems, int64_t ff, int k, uint32_t first) {
+  const uint32_t per_row = uint32_t(ff / kPiece);
+  if (per_row == 0 || k <= 0) return 0.0f;
+  PieceCursor at(first, per_row, 32 * kDownSplits);
+  float acc = 0.0f;
+  while (at.expert < uint32_t(k)) {
+    // Straight-line phases, so the round's loads issue back to back: a piece past
+    // the end (the last round) reads slot k - 1's id and weight and h at 0, all
+    // valid and cached, skips its weight load, and adds nothing.
+    bool live[kDownInFlight];
+    uint32_t slot[kDownInFlight], piece[kDownInFlight], h_off[kDownInFlight];
+#pragma unroll
+    for (int u = 0; u < kDownInFlight; ++u) {
+      live[u] = at.expert < uint32_t(k);
+      slot[u] = live[u] ? at.expert : uint32_t(k - 1);
+      piece[u] = at.piece;
+      h_off[u] = live[u] ? at.expert * uint32_t(ff) + at.piece * kPiece : 0;
+      at.advance();
+    }
+    int64_t expert[kDownInFlight];
+    float scale[kDownInFlight];
+#pragma unroll
+    for (int u = 0; u < kDownInFlight; ++u) {
+      expert[u] = __ldg(ids_t + slot[u]);
+      scale[u] = __ldg(wts_t + slot[u]);
+    }
+    DownPiece<kPiece> w[kDownInFlight];
+#pragma unroll
+    for (int u = 0; u < kDownInFlight; ++u)
+      if (live[u]) w[u].load(row0 + expert[u] * expert_elems + int64_t(piece[u]) * kPiece);
+#pragma unroll
+    for (int u = 0; u < kDownInFlight; ++u) {
+      const float part = w[u].dot(h_t + h_off[u]);
+      if (live[u]) acc += scale[u] * part;
+    }
+  }
+  return acc;
+}
+
+// grid (ceil(d / kDownRowsPerCta), n), kDownWarps warps: kDownSplits warps per
+// (token, output row). Each warp reduces its share with warp_sum; the row's
+// partial sums are added in split order (deterministic, no atomics) and the row
+// written once. kPiece 8: 16-byte loads (ff % 8 == 0, h and down 16-byte aligned);
+// kPiece 1: element loads, for any ff and alignment.
+template <int kPiece>
+__global__ void __launch_bounds__(kDownWarps * 32, kDownMinCtasPerSm)
+    experts_down_kernel(const float* __restrict__ h, int k, const int32_t* __restrict__ ids,
+                        const float* __restrict__ wts, const bf16* __restrict__ down, int64_t d, int64_t ff,
+                        float* __restrict__ out, int64_t os) {
+  __shared__ float partial[kDownRowsPerCta][kDownSplits];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int row_in_cta = warp / kDownSplits, split = warp % kDownSplits;
+  const int64_t r = int64_t(blockIdx.x) * kDownRowsPerCta + row_in_cta;
+  const int64_t t = blockIdx.y;
+  float acc = 0.0f;
+  if (r < d)  // rows past d (the last block) still reach the barrier
+    acc = down_row_share<kPiece>(h + t * k * ff, ids + t * k, wts + t * k, down + r * ff, d * ff, ff, k,
+                                 uint32_t(lane + 32 * split));
+  acc = warp_sum(acc);
+  if (lane == 0) partial[row_in_cta][split] = acc;
+  __syncthreads();
+  if (r < d && split == 0 && lane == 0) {
+    float sum = partial[row_in_cta][0];
+#pragma unroll
+    for (int q = 1; q < kDownSplits; ++q) sum += partial[row_in_cta][q];
+    out[t * os + r] = sum;
+  }
+}
+
+template <int kBlocks>
+cudaError_t launch_route(const float* logits, int64_t n, int E, int k, bool normalize, const int32_t* forced,
+                         int32_t* ids, float* wts, int32_t* counts, cudaStream_t s) {
+  const int stride = kBlocks > 0 ? 32 * kBlocks : E;
+  const size_t smem = size_t(kRouteWarps) * size_t(stride) * 4;
+  if (smem > 48 * 1024) {
+    const cudaError_t err =
+        cudaFuncSetAttribute(route_kernel<kBlocks>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
+    if (err != cudaSuccess) return err;
+  }
+  route_kernel<kBlocks><<<unsigned((n + kRouteWarps - 1) / kRouteWarps), kRouteWarps * 32, smem, s>>>(
+      logits, n, E, k, normalize, forced, ids, wts, counts);
+  return cudaGetLastError();
 }
 
 }  // namespace
@@ -210,14 +439,18 @@ cudaError_t moe_route(const float* logits, int64_t n, int E, int k, bool normali
                       float* wts, int32_t* counts, cudaStream_t s) {
   if (k < 1 || k > 32 || k > E || E > 8192) return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
-  const size_t smem = size_t(kRouteWarps) * size_t(E) * 4;
-  if (smem > 48 * 1024) {
-    const cudaError_t err = cudaFuncSetAttribute(route_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
-    if (err != cudaSuccess) return err;
+  const int blocks = forced == nullptr && E <= 32 * kRankMaxBlocks ? (E + 31) / 32 : 0;
+  switch (blocks) {
+    case 1: return launch_route<1>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
+    case 2: return launch_route<2>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
+    case 3: return launch_route<3>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
+    case 4: return launch_route<4>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
+    case 5: return launch_route<5>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
+    case 6: return launch_route<6>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
+    case 7: return launch_route<7>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
+    case 8: return launch_route<8>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
+    default: return launch_route<0>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
   }
-  route_kernel<<<unsigned((n + kRouteWarps - 1) / kRouteWarps), kRouteWarps * 32, smem, s>>>(
-      logits, n, E, k, normalize, forced, ids, wts, counts);
-  return cudaGetLastError();
 }
 
 cudaError_t moe_group(const int32_t* ids, int64_t n, int k, int n_expert, const int32_t* offsets, int32_t* row_token,
@@ -261,10 +494,14 @@ cudaError_t moe_experts_gate_up(const float* x, int64_t xs, int64_t n, int k, co
 cudaError_t moe_experts_down(const float* h, int64_t n, int k, const int32_t* ids, const float* wts, const bf16* down,
                              int64_t d, int64_t ff, float* out, int64_t os, cudaStream_t s) {
   if (n == 0) return cudaSuccess;
+  if (int64_t(k) * ff > INT32_MAX) return cudaErrorInvalidValue;  // piece offsets inside a token's h are 32-bit
   const bool vec = ff % 8 == 0 && reinterpret_cast<uintptr_t>(h) % 16 == 0 &&
                    reinterpret_cast<uintptr_t>(down) % 16 == 0;
-  experts_down_kernel<<<dim3(unsigned((d + kGemvWarps - 1) / kGemvWarps), unsigned(n)), kGemvWarps * 32, 0, s>>>(
-      h, k, ids, wts, down, d, ff, out, os, vec);
+  const dim3 grid(unsigned((d + kDownRowsPerCta - 1) / kDownRowsPerCta), unsigned(n));
+  if (vec)
+    experts_down_kernel<8><<<grid, kDownWarps * 32, 0, s>>>(h, k, ids, wts, down, d, ff, out, os);
+  else
+    experts_down_kernel<1><<<grid, kDownWarps * 32, 0, s>>>(h, k, ids, wts, down, d, ff, out, os);
   return cudaGetLastError();
 }
 

@@ -448,20 +448,43 @@ class Checker {
     }
   }
 
+  // MoE shapes: the small one of the make-tiny models; 128 experts top-8 with an odd
+  // number of output rows (the rank-based top-k with four expert blocks, the
+  // split down rows with a partial last block); 40 experts (a padded expert
+  // block) with ff = 45 (the unaligned down path). tied: router rows come in
+  // equal pairs, so experts 2i and 2i + 1 always tie and the lower index must win.
+  struct MoeShape {
+    int64_t d, ff, E;
+    int K;
+    WeightType down_type;
+    bool tied;
+  };
+
   void moe() {
-    const int64_t d = 256, ff = 96, E = 16;
-    const int K = 4;
-    const auto rh = encode("blk.0.ffn_gate_inp.weight", WeightType::f32, 1, E, d,
-                           random_values(rng_, size_t(E * d), 0.2f));
+    for (const MoeShape& s : {MoeShape{256, 96, 16, 4, WeightType::q8_0, false},
+                              MoeShape{517, 128, 128, 8, WeightType::q8_0, false},
+                              MoeShape{517, 128, 128, 8, WeightType::bf16, true},
+                              MoeShape{130, 45, 40, 6, WeightType::bf16, true}})
+      guarded("moe E" + std::to_string(s.E), [&] { moe_case(s); });
+  }
+
+  void moe_case(const MoeShape& s) {
+    const int64_t d = s.d, ff = s.ff, E = s.E;
+    const int K = s.K;
+    auto router = random_values(rng_, size_t(E * d), 0.2f);
+    if (s.tied)
+      for (int64_t e = 1; e < E; e += 2) std::copy_n(router.begin() + (e - 1) * d, d, router.begin() + e * d);
+    const auto rh = encode("blk.0.ffn_gate_inp.weight", WeightType::f32, 1, E, d, router);
     const auto gh = encode("blk.0.ffn_gate_exps.weight", WeightType::bf16, E, ff, d,
                            random_values(rng_, size_t(E * ff * d), 0.1f));
     const auto uh = encode("blk.0.ffn_up_exps.weight", WeightType::bf16, E, ff, d,
                            random_values(rng_, size_t(E * ff * d), 0.1f));
-    const auto dh = encode("blk.0.ffn_down_exps.weight", WeightType::q8_0, E, d, ff,
+    const auto dh = encode("blk.0.ffn_down_exps.weight", s.down_type, E, d, ff,
                            random_values(rng_, size_t(E * ff * d), 0.1f));
     const Weight w[2][4] = {
         {cpu_->upload(rh->view), cpu_->upload(gh->view), cpu_->upload(uh->view), cpu_->upload(dh->view)},
         {gpu_->upload(rh->view), gpu_->upload(gh->view), gpu_->upload(uh->view), gpu_->upload(dh->view)}};
+    const std::string name = "moe top-" + std::to_string(K) + " of " + std::to_string(E) + (s.tied ? " tied" : "");
     for (const bool norm : {true, false})
       for (const int64_t n : {1, 3, 8, 9, 150, 600}) {
         const auto x = random_values(rng_, size_t(n * d), 2.0f);
@@ -477,9 +500,8 @@ class Checker {
         gpu_->moe(g.act, {&w[1][0], &w[1][1], &w[1][2], &w[1][3]}, p, og.act, &stg);
         const double err = rel_error(download(*gpu_, og.act), download(*cpu_, oc.act));
         gpu_->synchronize();  // settles decode-path expert counts
-        record(std::string("moe top-4 of 16") + (norm ? " renorm" : "") + (n <= 8 ? " (fused gemv)" : " (grouped)"),
-               dims({n, d, ff}), err, kBf16Limit, sc == sg ? "routing counts equal" : "ROUTING COUNTS DIFFER",
-               sc == sg);
+        record(name + (norm ? " renorm" : "") + (n <= 8 ? " (fused gemv)" : " (grouped)"), dims({n, d, ff}), err,
+               kBf16Limit, sc == sg ? "routing counts equal" : "ROUTING COUNTS DIFFER", sc == sg);
       }
   }
 
