@@ -45,14 +45,17 @@ struct DevicePlan {
 };
 
 // Prefill kernel variants; all compute the same function (bench/attention checks
-// each). automatic = `wgmma_256` on sm_90 (Hopper) when query_block * group >= 256,
-// `wgmma` for smaller rows, `mma_8warps` elsewhere.
+// each). automatic = `wgmma_ws` on sm_90 (Hopper), `mma_8warps` elsewhere.
 //   mma_4warps, mma_8warps: mma.sync m16n8k16, 64 or 128 rows per CTA (sm_80+)
 //   wgmma:             warpgroup MMA, Q and K from shared memory, 2 CTAs per SM (sm_90a)
 //   wgmma_1cta:        the same with 1 CTA per SM (no register cap)
 //   wgmma_qreg:        Q in registers, next block's Q K^T overlapped with P V, 1 CTA per SM
 //   wgmma_256:         as wgmma with 4 warpgroups (256 rows), 3 K/V stages, 1 CTA per SM
-enum class PrefillKernel { automatic, mma_4warps, mma_8warps, wgmma, wgmma_1cta, wgmma_qreg, wgmma_256 };
+//   wgmma_ws:          warp-specialised (FlashAttention-3 style): a producer warpgroup copies
+//                      K/V (128 keys per stage; TMA for a contiguous cache, cp.async for a
+//                      paged one) for two consumer warpgroups that take turns on the tensor
+//                      cores; 128 rows, 1 CTA per SM
+enum class PrefillKernel { automatic, mma_4warps, mma_8warps, wgmma, wgmma_1cta, wgmma_qreg, wgmma_256, wgmma_ws };
 const char* prefill_kernel_name(PrefillKernel kernel);
 
 struct PrefillArgs {

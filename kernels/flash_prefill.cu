@@ -222,6 +222,7 @@ const char* prefill_kernel_name(PrefillKernel k) {
     case PrefillKernel::wgmma_1cta: return "wgmma 1 CTA/SM";
     case PrefillKernel::wgmma_qreg: return "wgmma Q-in-regs overlapped";
     case PrefillKernel::wgmma_256: return "wgmma 256 rows 3 stages";
+    case PrefillKernel::wgmma_ws: return "wgmma warp-specialised";
   }
   return "?";
 }
@@ -233,16 +234,13 @@ cudaError_t attention_prefill(const PrefillArgs& a, cudaStream_t stream) {
     return cudaErrorInvalidValue;
   PrefillKernel kind = a.kernel;
   if ((kind == PrefillKernel::wgmma || kind == PrefillKernel::wgmma_1cta || kind == PrefillKernel::wgmma_qreg ||
-       kind == PrefillKernel::wgmma_256) &&
+       kind == PrefillKernel::wgmma_256 || kind == PrefillKernel::wgmma_ws) &&
       !sm90_kernels_available())
     return cudaErrorNoKernelImageForDevice;
   if (kind == PrefillKernel::automatic) {
-    // Fastest measured on H100 (docs/attention.md): 256-row wgmma CTAs when a plan
-    // row has that many (token, head) rows, else 128-row ones; mma.sync off Hopper.
-    const int rows_per_plan_row = a.plan.query_block * (a.n_heads / a.n_kv_heads);
-    kind = !sm90_kernels_available() ? PrefillKernel::mma_8warps
-           : rows_per_plan_row >= 256 ? PrefillKernel::wgmma_256
-                                      : PrefillKernel::wgmma;
+    // Fastest measured (docs/attention.md): the warp-specialised wgmma kernel on
+    // Hopper (1.5-1.7x the 256-row one on H200), mma.sync elsewhere.
+    kind = sm90_kernels_available() ? PrefillKernel::wgmma_ws : PrefillKernel::mma_8warps;
   }
   const int rows = kind == PrefillKernel::mma_4warps ? 64 : kind == PrefillKernel::wgmma_256 ? 256 : 128;
   const PrefillParams p = make_params(a, rows);
@@ -264,6 +262,8 @@ cudaError_t attention_prefill(const PrefillArgs& a, cudaStream_t stream) {
       return d128 ? launch_prefill_sm90<128>(p, ctas, variant, stream)
                   : launch_prefill_sm90<64>(p, ctas, variant, stream);
     }
+    case PrefillKernel::wgmma_ws:
+      return d128 ? launch_prefill_ws<128>(p, ctas, stream) : launch_prefill_ws<64>(p, ctas, stream);
     case PrefillKernel::automatic: break;
   }
   return cudaErrorInvalidValue;

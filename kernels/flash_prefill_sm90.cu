@@ -16,6 +16,7 @@
 #include "kernels/attention_kernels.hpp"
 #include "kernels/mma_common.cuh"
 #include "kernels/prefill_params.cuh"
+#include "kernels/sm90_tiles.cuh"
 #include "kernels/wgmma.cuh"
 
 namespace folio::kernels::detail {
@@ -23,13 +24,6 @@ namespace folio::kernels::detail {
 namespace {
 
 constexpr int kSm90Threads = 256, kSm90Rows = 128;
-
-// Byte offset of 16-byte chunk `chunk` (of kD / 8) of row `row` in a tile of
-// `rows` rows stored as kD / 64 sub-tiles of [rows][64] bf16, 128-byte swizzled.
-template <int kD>
-__device__ __forceinline__ uint32_t sw128_offset(int rows, int row, int chunk) {
-  return uint32_t((chunk >> 3) * rows * 128 + row * 128 + (((chunk & 7) ^ (row & 7)) << 4));
-}
 
 template <int kD, int kThreads = kSm90Threads>
 __device__ __forceinline__ void load_kv_block_sw128(uint32_t tile, const __nv_bfloat16* base, int64_t page,
@@ -49,45 +43,10 @@ __device__ __forceinline__ void load_kv_block_sw128(uint32_t tile, const __nv_bf
 
 }  // namespace
 
-// P (the 64x64 S accumulators of a warp after the softmax) as the bf16 A
-// fragments of the P V wgmmas: k-slice kk holds accumulators 8 kk .. 8 kk + 7.
-__device__ __forceinline__ void pack_p_fragments(const float (&s)[32], uint32_t (&pf)[4][4]) {
-#pragma unroll
-  for (int kk = 0; kk < 4; ++kk) {
-    pf[kk][0] = pack_bf16(s[8 * kk], s[8 * kk + 1]);
-    pf[kk][1] = pack_bf16(s[8 * kk + 2], s[8 * kk + 3]);
-    pf[kk][2] = pack_bf16(s[8 * kk + 4], s[8 * kk + 5]);
-    pf[kk][3] = pack_bf16(s[8 * kk + 6], s[8 * kk + 7]);
-  }
-}
-
-// The epilogue of both variants: a warp's two rows per lane (flat rows `row`
-// and row + 8 of the CTA's (token, head) rows), O divided by the softmax sum
-// (summed over the quad), as bf16 into p.o; rows past the query block or the
-// queries are skipped.
-template <int kD>
-__device__ __forceinline__ void store_rows(const PrefillParams& p, const float (&o)[kD / 64][32], const float (&l)[2],
-                                           int row, int quad, int G, int kv_head, int64_t first_query, int Bq) {
-#pragma unroll
-  for (int half = 0; half < 2; ++half) {
-    const float total = quad_sum(l[half]);
-    const float inv = total > 0.0f ? 1.0f / total : 0.0f;
-    const int f = row + half * 8;
-    const int tok = f / G, h = kv_head * G + f % G;
-    const int64_t query = first_query + tok;
-    if (tok >= Bq || query >= p.n_queries) continue;
-    __nv_bfloat16* dst = p.o + query * p.o_stride + int64_t(h) * kD + quad * 2;
-#pragma unroll
-    for (int sub = 0; sub < kD / 64; ++sub)
-#pragma unroll
-      for (int n = 0; n < 8; ++n)
-        *reinterpret_cast<uint32_t*>(dst + sub * 64 + n * 8) =
-            pack_bf16(o[sub][4 * n + 2 * half] * inv, o[sub][4 * n + 2 * half + 1] * inv);
-  }
-}
-
-// kWGs warpgroups of 64 rows each; K/V kStages deep.
-template <int kD, int kMinBlocks, int kWGs = 2, int kStages = 2>
+// kWGs warpgroups of 64 rows each; K/V kStages deep. kOneBarrier (kStages >= 3):
+// the next load is issued after the iteration's barrier, which then also proves
+// every warp done with the stage it overwrites, so no second barrier is needed.
+template <int kD, int kMinBlocks, int kWGs = 2, int kStages = 2, bool kOneBarrier = false>
 __global__ void __launch_bounds__(128 * kWGs, kMinBlocks) flash_prefill_sm90_kernel(const PrefillParams p) {
 #if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
   constexpr int kChunks = kD / 8, kSub = kD / 64, kThreads = 128 * kWGs, kRows = 64 * kWGs;
@@ -134,27 +93,30 @@ __global__ void __launch_bounds__(128 * kWGs, kMinBlocks) flash_prefill_sm90_ker
 
   const int group_id = lane / 4, quad = lane % 4;
   const int warp_row0 = tile * kRows + wg * 64 + warp * 16;  // flat row of this warp's first row
-  // Positions fit in 32 bits (attention_prefill checks n_keys); 64-bit ones cost registers.
-  int qpos[2];
-#pragma unroll
-  for (int half = 0; half < 2; ++half) qpos[half] = int(p.q_offset + first_query) + (warp_row0 + group_id + half * 8) / G;
-  const int warp_min_pos = int(p.q_offset + first_query) + warp_row0 / G;
+  const WarpPositions pos = warp_positions(p, first_query, warp_row0, group_id, G);
+  const int(&qpos)[2] = pos.qpos;
+  const int warp_min_pos = pos.min_pos;
   const int n_keys = int(p.n_keys);
 
   float o[kSub][32];
-#pragma unroll
-  for (int h = 0; h < kSub; ++h)
-#pragma unroll
-    for (int i = 0; i < 32; ++i) o[h][i] = 0.0f;
+  zero_rows<kSub>(o);
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
 
   for (int e = 0; e < count; ++e) {
     const int stage = e % kStages;
-    if (e + kStages - 1 < count) load_block(e + kStages - 1, (e + kStages - 1) % kStages);
-    cp_async_commit();
-    cp_async_wait<kStages - 1>();
-    fence_proxy_async();
-    __syncthreads();
+    if constexpr (kOneBarrier) {
+      cp_async_wait<kStages - 2>();  // block e has landed (this thread's part)
+      fence_proxy_async();
+      __syncthreads();  // ... every thread's part; every warp is done with block e - 1
+      if (e + kStages - 1 < count) load_block(e + kStages - 1, (e + kStages - 1) % kStages);
+      cp_async_commit();
+    } else {
+      if (e + kStages - 1 < count) load_block(e + kStages - 1, (e + kStages - 1) % kStages);
+      cp_async_commit();
+      cp_async_wait<kStages - 1>();
+      fence_proxy_async();
+      __syncthreads();
+    }
     const uint32_t k_tile = kv_s + stage * 2 * kKvTile, v_tile = k_tile + kKvTile;
     const int key0 = p.plan.block_indices[begin + e] * 64;
 
@@ -172,41 +134,10 @@ __global__ void __launch_bounds__(128 * kWGs, kMinBlocks) flash_prefill_sm90_ker
     wgmma_commit();
     wgmma_wait<0>();
 
-    if (key0 + 63 > warp_min_pos || key0 + 64 > n_keys) {
-#pragma unroll
-      for (int n = 0; n < 8; ++n)
-#pragma unroll
-        for (int c = 0; c < 4; ++c) {
-          const int key = key0 + n * 8 + quad * 2 + (c & 1);
-          if (key > qpos[c >> 1] || key >= n_keys) s[4 * n + c] = -INFINITY;
-        }
-    }
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      float mx = -INFINITY;
-#pragma unroll
-      for (int n = 0; n < 8; ++n) mx = fmaxf(mx, fmaxf(s[4 * n + 2 * half], s[4 * n + 2 * half + 1]));
-      mx = quad_max(mx);
-      const float m_new = fmaxf(m[half], mx);
-      const float m_use = m_new == -INFINITY ? 0.0f : m_new * p.scale_log2;
-      const float alpha = fast_exp2(m[half] * p.scale_log2 - m_use);
-      m[half] = m_new;
-      float sum = 0.0f;
-#pragma unroll
-      for (int n = 0; n < 8; ++n) {
-        s[4 * n + 2 * half] = fast_exp2(s[4 * n + 2 * half] * p.scale_log2 - m_use);
-        s[4 * n + 2 * half + 1] = fast_exp2(s[4 * n + 2 * half + 1] * p.scale_log2 - m_use);
-        sum += s[4 * n + 2 * half] + s[4 * n + 2 * half + 1];
-      }
-      l[half] = l[half] * alpha + sum;
-#pragma unroll
-      for (int h = 0; h < kSub; ++h)
-#pragma unroll
-        for (int n = 0; n < 8; ++n) {
-          o[h][4 * n + 2 * half] *= alpha;
-          o[h][4 * n + 2 * half + 1] *= alpha;
-        }
-    }
+    mask_block<8>(s, 0, key0, qpos, warp_min_pos, n_keys, quad);
+    float alpha[2];
+    online_softmax<8>(s, m, l, p.scale_log2, alpha);
+    scale_rows<kSub>(o, alpha);
     // P as bf16 A fragments (all computed before the wgmmas, so none waits on them).
     uint32_t pf[4][4];
     pack_p_fragments(s, pf);
@@ -218,7 +149,7 @@ __global__ void __launch_bounds__(128 * kWGs, kMinBlocks) flash_prefill_sm90_ker
         wgmma_m64n64k16_rs_tb(o[h], pf[kk], smem_desc_sw128(v_tile + h * kKvSub + kk * 16 * 128, kKvSub, 1024));
     wgmma_commit();
     wgmma_wait<0>();
-    __syncthreads();  // this stage is overwritten by the load kStages - 1 iterations on
+    if constexpr (!kOneBarrier) __syncthreads();  // this stage is overwritten by the load kStages - 1 iterations on
   }
   cp_async_wait<0>();
 
@@ -284,18 +215,13 @@ __global__ void __launch_bounds__(kSm90Threads, 1) flash_prefill_sm90_rs_kernel(
 
   const int group_id = lane / 4, quad = lane % 4;
   const int warp_row0 = tile * kSm90Rows + wg * 64 + warp * 16;
-  // Positions fit in 32 bits (attention_prefill checks n_keys); 64-bit ones cost registers.
-  int qpos[2];
-#pragma unroll
-  for (int half = 0; half < 2; ++half) qpos[half] = int(p.q_offset + first_query) + (warp_row0 + group_id + half * 8) / G;
-  const int warp_min_pos = int(p.q_offset + first_query) + warp_row0 / G;
+  const WarpPositions pos = warp_positions(p, first_query, warp_row0, group_id, G);
+  const int(&qpos)[2] = pos.qpos;
+  const int warp_min_pos = pos.min_pos;
   const int n_keys = int(p.n_keys);
 
   float o[kSub][32];
-#pragma unroll
-  for (int h = 0; h < kSub; ++h)
-#pragma unroll
-    for (int i = 0; i < 32; ++i) o[h][i] = 0.0f;
+  zero_rows<kSub>(o);
   float m[2] = {-INFINITY, -INFINITY}, l[2] = {0.0f, 0.0f};
   float s[32];
   uint32_t pf[4][4];
@@ -313,35 +239,8 @@ __global__ void __launch_bounds__(kSm90Threads, 1) flash_prefill_sm90_rs_kernel(
   // Masks s (block `entry`), updates m and l, turns s into probabilities; returns
   // the factor the earlier output must be scaled by.
   auto softmax = [&](int entry, float (&alpha)[2]) {
-    const int key0 = blocks[entry] * 64;
-    if (key0 + 63 > warp_min_pos || key0 + 64 > n_keys) {
-#pragma unroll
-      for (int n = 0; n < 8; ++n)
-#pragma unroll
-        for (int c = 0; c < 4; ++c) {
-          const int key = key0 + n * 8 + quad * 2 + (c & 1);
-          if (key > qpos[c >> 1] || key >= n_keys) s[4 * n + c] = -INFINITY;
-        }
-    }
-#pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      float mx = -INFINITY;
-#pragma unroll
-      for (int n = 0; n < 8; ++n) mx = fmaxf(mx, fmaxf(s[4 * n + 2 * half], s[4 * n + 2 * half + 1]));
-      mx = quad_max(mx);
-      const float m_new = fmaxf(m[half], mx);
-      const float m_use = m_new == -INFINITY ? 0.0f : m_new * p.scale_log2;
-      alpha[half] = fast_exp2(m[half] * p.scale_log2 - m_use);
-      m[half] = m_new;
-      float sum = 0.0f;
-#pragma unroll
-      for (int n = 0; n < 8; ++n) {
-        s[4 * n + 2 * half] = fast_exp2(s[4 * n + 2 * half] * p.scale_log2 - m_use);
-        s[4 * n + 2 * half + 1] = fast_exp2(s[4 * n + 2 * half + 1] * p.scale_log2 - m_use);
-        sum += s[4 * n + 2 * half] + s[4 * n + 2 * half + 1];
-      }
-      l[half] = l[half] * alpha[half] + sum;
-    }
+    mask_block<8>(s, 0, blocks[entry] * 64, qpos, warp_min_pos, n_keys, quad);
+    online_softmax<8>(s, m, l, p.scale_log2, alpha);
   };
   auto pack_p = [&] { pack_p_fragments(s, pf); };
 
@@ -386,15 +285,7 @@ __global__ void __launch_bounds__(kSm90Threads, 1) flash_prefill_sm90_rs_kernel(
     float alpha[2];
     softmax(e + 1, alpha);
     wgmma_wait<0>();
-#pragma unroll
-    for (int h = 0; h < kSub; ++h)
-#pragma unroll
-      for (int n = 0; n < 8; ++n) {
-        o[h][4 * n] *= alpha[0];
-        o[h][4 * n + 1] *= alpha[0];
-        o[h][4 * n + 2] *= alpha[1];
-        o[h][4 * n + 3] *= alpha[1];
-      }
+    scale_rows<kSub>(o, alpha);
     pack_p();
   }
   if (count > 0) {
@@ -423,7 +314,8 @@ cudaError_t launch_prefill_sm90(const PrefillParams& p, int64_t ctas, int varian
   }
   if (variant == 3) {  // 4 warpgroups (256 rows), 3 K/V stages, 1 CTA per SM
     constexpr int smem = 1024 + (256 + 3 * 2 * 64) * kD * 2;
-    auto kernel = flash_prefill_sm90_kernel<kD, 1, 4, 3>;
+    // One barrier per block: 3-4% faster than two on H200 (2026-12-03).
+    auto kernel = flash_prefill_sm90_kernel<kD, 1, 4, 3, true>;
     cudaError_t err = cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, smem);
     if (err != cudaSuccess) return err;
     kernel<<<unsigned(ctas), 512, smem, stream>>>(p);

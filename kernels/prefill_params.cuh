@@ -31,4 +31,8 @@ bool sm90_kernels_available();
 template <int kD>
 cudaError_t launch_prefill_sm90(const PrefillParams& p, int64_t ctas, int variant, cudaStream_t stream);
 
+// Defined in flash_prefill_ws.cu: the warp-specialised sm_90a kernel, 128 rows per CTA.
+template <int kD>
+cudaError_t launch_prefill_ws(const PrefillParams& p, int64_t ctas, cudaStream_t stream);
+
 }  // namespace folio::kernels::detail

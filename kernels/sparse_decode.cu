@@ -40,6 +40,7 @@
 
 #include <cooperative_groups.h>
 
+#include "kernels/async_sync.cuh"
 #include "kernels/attention_kernels.hpp"
 #include "kernels/decode_step.cuh"
 #include "kernels/mma_common.cuh"
@@ -126,27 +127,6 @@ struct Layout {
   static constexpr int fin_o = red_l + kWarps * 16 * 4;                     // [16][kD] f32
   static_assert(fin_o + 16 * kD * 4 <= tile, "the merge must fit in the K/V stages");
 };
-
-// mbarrier and bulk copy (sm_90): cp.async.bulk moves `bytes` (a multiple of
-// 16, 16-byte aligned) from global to shared memory and counts them on the
-// mbarrier, whose phase completes when the expected bytes have all arrived.
-__device__ __forceinline__ void mbarrier_init(uint32_t bar, int count) {
-  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
-  asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
-}
-__device__ __forceinline__ void mbarrier_expect_tx(uint32_t bar, uint32_t bytes) {
-  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
-}
-__device__ __forceinline__ void bulk_copy_to_shared(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
-  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n"
-               ::"r"(dst), "l"(src), "r"(bytes), "r"(bar) : "memory");
-}
-__device__ __forceinline__ void mbarrier_wait(uint32_t bar, uint32_t phase) {
-  asm volatile(
-      "{\n .reg .pred done;\n WAIT_%=:\n mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n @!done bra WAIT_%=;\n}\n"
-      ::"r"(bar), "r"(phase) : "memory");
-}
-__device__ __forceinline__ void fence_proxy_async() { asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory"); }
 
 // A cluster barrier split into its two halves: a CTA may work between arriving
 // (its shared-memory writes released to the cluster) and waiting (the others'

@@ -240,7 +240,8 @@ struct PrefillCase {
 
 constexpr kernels::PrefillKernel kPrefillKernels[] = {
     kernels::PrefillKernel::mma_4warps, kernels::PrefillKernel::mma_8warps, kernels::PrefillKernel::wgmma,
-    kernels::PrefillKernel::wgmma_1cta, kernels::PrefillKernel::wgmma_qreg, kernels::PrefillKernel::wgmma_256};
+    kernels::PrefillKernel::wgmma_1cta, kernels::PrefillKernel::wgmma_qreg, kernels::PrefillKernel::wgmma_256,
+    kernels::PrefillKernel::wgmma_ws};
 
 // One row per prefill kernel variant, all against one CPU reference.
 std::vector<CheckRow> check_prefill(const PrefillCase& c, int threads, uint32_t seed) {
@@ -609,7 +610,7 @@ void bench_dense_prefill(const BigInputs& in, int64_t n, std::vector<Timing>& ou
   const attn::Plan plan = attn::make_dense_plan(n, 0, n, 128, kKvHeads);
   DevicePlanArrays dp = upload_plan(plan);
   using K = kernels::PrefillKernel;
-  for (K kind : {K::wgmma, K::wgmma_256, K::wgmma_qreg, K::mma_8warps}) {
+  for (K kind : {K::wgmma, K::wgmma_256, K::wgmma_ws, K::wgmma_qreg, K::mma_8warps}) {
     const kernels::PrefillArgs a = prefill_args(in, n, dp.view(128), kind);
     const double est = causal_flops(double(n)) / 300e12 * 1e3;
     const double ms = bench::time_ms([&] { FOLIO_CUDA(kernels::attention_prefill(a, nullptr)); }, 1, reps_for(est));
@@ -1061,7 +1062,9 @@ int run(const Options& opt) {
     for (int64_t n = 32768; n <= max_len && !opt.only_decode; n *= 2) {
       bench_sparse_prefill(in, n, 128, kernels::PrefillKernel::wgmma, timings);
       bench_sparse_prefill(in, n, 128, kernels::PrefillKernel::wgmma_256, timings);
+      bench_sparse_prefill(in, n, 128, kernels::PrefillKernel::wgmma_ws, timings);
       if (n == 131072) bench_sparse_prefill(in, n, 64, kernels::PrefillKernel::wgmma_256, timings);
+      if (n == 131072) bench_sparse_prefill(in, n, 64, kernels::PrefillKernel::wgmma_ws, timings);
       if (n <= 131072) bench_sparse_prefill(in, n, 128, kernels::PrefillKernel::mma_8warps, timings);
     }
     if (131072 <= max_len) bench_decode(in, 131072, prop.multiProcessorCount, timings, opt.profile_decode);
