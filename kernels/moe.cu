@@ -1,8 +1,8 @@
 // Mixture-of-experts kernels (see model_ops.hpp):
-//   routing   softmax / top-k / renormalisation, one warp per token; up to 256
-//             experts each lane ranks its experts against all at once, beyond
-//             that (or replaying forced ids) k sequential arg-max rounds, with
-//             identical results;
+//   routing   softmax / top-k / renormalisation, one warp per token: k arg-max
+//             rounds, on registers and warp reductions up to 256 experts, on
+//             shared memory beyond that or when replaying forced ids (the same
+//             results either way);
 //   grouping  (token, slot) pairs ordered by expert, token order inside an
 //             expert, so the expert GEMMs see contiguous rows and results do not
 //             depend on atomics' ordering;
@@ -20,7 +20,7 @@ namespace {
 using namespace detail;
 
 constexpr int kRouteWarps = 4;
-// The ranking fast path holds 32 * kRankMaxBlocks experts at most (kBlocks per lane).
+// The register fast path holds 32 * kRankMaxBlocks experts at most (kBlocks per lane).
 constexpr int kRankMaxBlocks = 8;
 
 // p[0..E) = softmax(l). Both selection paths start from these exact values,
@@ -90,99 +90,75 @@ __device__ void choose_by_rounds(float* p, int E, int k, bool normalize, const i
   if (normalize && lane < k) wts_t[lane] = wts_t[lane] / chosen_sum;
 }
 
-// Whether expert f = 32 * fb + f_lane (probability q) comes before expert
-// e = 32 * eb + e_lane (probability v) in the rounds' order: larger probability
-// first, the lower index on a tie. fb and eb are compile-time after unrolling, so
-// only the diagonal block (fb == eb) compares lanes.
-__device__ __forceinline__ bool comes_before(float q, float v, int fb, int eb, int f_lane, int e_lane) {
-  if (fb < eb) return q >= v;  // f < e: a tie goes to f
-  if (fb > eb) return q > v;   // f > e: a tie goes to e
-  return q > v || (q == v && f_lane < e_lane);
-}
-
-// rank[i] of this lane's expert 32 * i + lane = how many experts come before it
-// = the round that would choose it. Every lane reads every probability as
-// broadcast float4s (p holds 32 * kBlocks entries, the padding at -1: after
-// every real expert, so it moves no real rank).
+// Fast path: the same k rounds, with each lane's kBlocks probabilities in
+// registers (expert 32 i + lane in v[i]) and a round as two warp reductions:
+// the largest probability (as the order of its bits, exact for the
+// non-negative floats a softmax gives), then the lowest index holding it. The
+// ids, weights, counts and renormalising sum are those of choose_by_rounds: a
+// NaN or a chosen expert never wins (key 0); with no candidate left (every
+// remaining probability NaN) some in-range expert is taken, as there.
+// Nsight on an H200, top-8 of 128: the shared-memory rounds took 5.5 us, ranking
+// every expert against every other one 10.8 us.
 template <int kBlocks>
-__device__ __forceinline__ void rank_own_experts(const float* p, const float (&v)[kBlocks], int lane,
-                                                 int (&rank)[kBlocks]) {
+__device__ __forceinline__ void choose_by_reduction(float (&v)[kBlocks], int E, int k, bool normalize,
+                                                    int32_t* ids_t, float* wts_t, int32_t* counts, int lane) {
+  // key 0: not a candidate; else the probability's bits + 1 (> 0, same order).
+  uint32_t key[kBlocks];
 #pragma unroll
-  for (int i = 0; i < kBlocks; ++i) rank[i] = 0;
-#pragma unroll
-  for (int fb = 0; fb < kBlocks; ++fb) {
-#pragma unroll
-    for (int quad = 0; quad < 8; ++quad) {
-      const float4 four = reinterpret_cast<const float4*>(p + 32 * fb)[quad];
-      const float q[4] = {four.x, four.y, four.z, four.w};
-#pragma unroll
-      for (int s = 0; s < 4; ++s)
-#pragma unroll
-        for (int i = 0; i < kBlocks; ++i) rank[i] += comes_before(q[s], v[i], fb, i, 4 * quad + s, lane);
-    }
+  for (int i = 0; i < kBlocks; ++i) {
+    const bool candidate = 32 * i + lane < E && v[i] == v[i];
+    key[i] = candidate ? __float_as_uint(v[i]) + 1u : 0u;
   }
+  float chosen_sum = 0.0f, my_weight = 0.0f;
+  for (int j = 0; j < k; ++j) {
+    // This lane's best: the largest key, the lowest i on a tie (ascending index).
+    uint32_t best_key = 0u;
+    int best_i = 0;
+#pragma unroll
+    for (int i = 0; i < kBlocks; ++i)
+      if (key[i] > best_key) {
+        best_key = key[i];
+        best_i = i;
+      }
+    const uint32_t top = __reduce_max_sync(0xffffffffu, best_key);
+    const uint32_t mine = best_key == top && top != 0u ? uint32_t(32 * best_i + lane) : 0xffffffffu;
+    uint32_t idx = __reduce_min_sync(0xffffffffu, mine);
+    float best = top != 0u ? __uint_as_float(top - 1u) : 0.0f;
+    if (top == 0u) idx = uint32_t(j);  // no candidate: see choose_by_rounds
+    if (int(idx) % 32 == lane) {
+#pragma unroll
+      for (int i = 0; i < kBlocks; ++i)
+        if (32 * i + lane == int(idx)) key[i] = 0u;
+    }
+    if (lane == 0) {
+      ids_t[j] = int32_t(idx);
+      if (counts) atomicAdd(counts + idx, 1);
+    }
+    if (lane == j) my_weight = best;
+    chosen_sum += best;
+  }
+  if (lane < k) wts_t[lane] = normalize ? my_weight / chosen_sum : my_weight;
 }
 
-// Fast path: the experts of rank < k write their own slot, the same ids, weights
-// and counts as the rounds. The renormalisation adds the chosen weights in rank
-// order, as the rounds do, so the sum is the same float.
-template <int kBlocks>
-__device__ __forceinline__ void choose_by_rank(const float* p, const float (&v)[kBlocks], int k, bool normalize,
-                                               int32_t* ids_t, float* wts_t, int32_t* counts, float* chosen, int lane) {
-  int rank[kBlocks];
-  rank_own_experts<kBlocks>(p, v, lane, rank);
-#pragma unroll
-  for (int i = 0; i < kBlocks; ++i)
-    if (rank[i] < k) {
-      const int e = 32 * i + lane;
-      ids_t[rank[i]] = e;
-      chosen[rank[i]] = v[i];
-      if (counts) atomicAdd(counts + e, 1);
-    }
-  __syncwarp();
-  if (lane < k) {
-    float w = chosen[lane];
-    if (normalize) {
-      float chosen_sum = 0.0f;
-      for (int j = 0; j < k; ++j) chosen_sum += chosen[j];
-      w = w / chosen_sum;
-    }
-    wts_t[lane] = w;
-  }
-}
-
-// Warp per token; p: its probabilities in shared memory, E floats a warp on the
-// general path, 32 * kBlocks on the fast path. kBlocks == 0: the general path
-// (any E up to 8192, forced ids), k sequential arg-max rounds, each a chain of
-// shuffles, stores and barriers: latency-bound (the kernel took 5.5 us for top-8
-// of 128 in Nsight on an H200). kBlocks > 0 (E <= 32 * kBlocks, no forced ids):
-// each lane ranks its kBlocks experts against all of them at once, independent
-// compares with no round trips between lanes. A NaN probability (a NaN or +inf
-// logit) breaks the order ranking relies on, so such a token takes the rounds.
+// Warp per token; p: its E probabilities in shared memory. kBlocks == 0: the
+// general path (any E up to 8192, forced ids), k sequential arg-max rounds over
+// shared memory. kBlocks > 0 (E <= 32 * kBlocks, no forced ids): the same rounds
+// on registers and warp reductions (choose_by_reduction).
 template <int kBlocks>
 __global__ void route_kernel(const float* logits, int64_t n, int E, int k, bool normalize, const int32_t* forced,
                              int32_t* ids, float* wts, int32_t* counts) {
-  extern __shared__ __align__(16) float probs_all[];  // float4 reads on the fast path
+  extern __shared__ float probs_all[];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t t = int64_t(blockIdx.x) * kRouteWarps + warp;
   if (t >= n) return;
-  const int stride = kBlocks > 0 ? 32 * kBlocks : E;
-  float* p = probs_all + warp * stride;
-  for (int e = E + lane; e < stride; e += 32) p[e] = -1.0f;
+  float* p = probs_all + warp * E;
   softmax_to_shared(logits + t * E, p, E, lane);
   if constexpr (kBlocks > 0) {
-    __shared__ float chosen_all[kRouteWarps][32];  // weights by rank, summed in that order
     float v[kBlocks];
-    bool nan = false;
 #pragma unroll
-    for (int i = 0; i < kBlocks; ++i) {
-      v[i] = p[32 * i + lane];
-      nan |= v[i] != v[i];
-    }
-    if (!__any_sync(0xffffffffu, nan)) {
-      choose_by_rank<kBlocks>(p, v, k, normalize, ids + t * k, wts + t * k, counts, chosen_all[warp], lane);
-      return;
-    }
+    for (int i = 0; i < kBlocks; ++i) v[i] = 32 * i + lane < E ? p[32 * i + lane] : 0.0f;
+    choose_by_reduction<kBlocks>(v, E, k, normalize, ids + t * k, wts + t * k, counts, lane);
+    return;
   }
   choose_by_rounds(p, E, k, normalize, forced == nullptr ? nullptr : forced + t * k, ids + t * k, wts + t * k, counts,
                    lane);
@@ -421,8 +397,7 @@ __global__ void __launch_bounds__(kDownWarps * 32, kDownMinCtasPerSm)
 template <int kBlocks>
 cudaError_t launch_route(const float* logits, int64_t n, int E, int k, bool normalize, const int32_t* forced,
                          int32_t* ids, float* wts, int32_t* counts, cudaStream_t s) {
-  const int stride = kBlocks > 0 ? 32 * kBlocks : E;
-  const size_t smem = size_t(kRouteWarps) * size_t(stride) * 4;
+  const size_t smem = size_t(kRouteWarps) * size_t(E) * 4;
   if (smem > 48 * 1024) {
     const cudaError_t err =
         cudaFuncSetAttribute(route_kernel<kBlocks>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));

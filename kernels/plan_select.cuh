@@ -29,16 +29,24 @@ __device__ __forceinline__ void load_group_queries(const __nv_bfloat16* qh, int 
 // the 8 (`sm`, kD bf16), the MMA takes the group's queries against them, and
 // the max over the G heads follows (rows g: c0, c1; rows g + 8: c2, c3). Every
 // lane ends with m0, m1 = the scores of blocks 2 quad and 2 quad + 1.
+// c = the 16 A rows times the 8 summaries of an n-tile (lane (g, quad) passes
+// block g's summary `sm`): c0, c1 = row g, blocks 2 quad and 2 quad + 1; c2, c3 = row g + 8.
 template <int kD>
-__device__ __forceinline__ void score_eight_blocks(const __nv_bfloat16* sm, const uint32_t (&a)[kD / 16][4], int G,
-                                                   int g, int quad, float& m0, float& m1) {
-  float c[4] = {0, 0, 0, 0};
+__device__ __forceinline__ void mma_eight_blocks(const __nv_bfloat16* sm, const uint32_t (&a)[kD / 16][4], int quad,
+                                                 float (&c)[4]) {
 #pragma unroll
   for (int kk = 0; kk < kD / 16; ++kk) {
     const uint32_t b0 = *reinterpret_cast<const uint32_t*>(sm + kk * 16 + quad * 2);
     const uint32_t b1 = *reinterpret_cast<const uint32_t*>(sm + kk * 16 + quad * 2 + 8);
     mma_bf16(c, a[kk], b0, b1);
   }
+}
+
+template <int kD>
+__device__ __forceinline__ void score_eight_blocks(const __nv_bfloat16* sm, const uint32_t (&a)[kD / 16][4], int G,
+                                                   int g, int quad, float& m0, float& m1) {
+  float c[4] = {0, 0, 0, 0};
+  mma_eight_blocks<kD>(sm, a, quad, c);
   m0 = g < G ? c[0] : -INFINITY;
   m1 = g < G ? c[1] : -INFINITY;
   if (g + 8 < G) {

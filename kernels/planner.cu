@@ -96,6 +96,89 @@ __global__ void __launch_bounds__(128) score_kernel(const __nv_bfloat16* query_m
 }
 
 
+// Prefill-sized plans (many rows): score_kernel would read every visible summary
+// once per plan row. Here a CTA takes kTiledRows / G query blocks of one KV
+// head at once: their G-head mean queries stacked as the 64 rows of four m16
+// A tiles (one per warp; G = 8 packs two query blocks per tile, so no rows sit
+// idle), and walks the summaries 64 blocks at a time through shared memory, so
+// each summary is read once per CTA instead of once per row. The per-head
+// scores go through shared memory for the max over the group. grid: x = tile of
+// query blocks, y = KV head.
+constexpr int kTiledRows = 64, kTiledBlocks = 64;
+
+template <int kD>
+constexpr int tiled_summary_stride() { return kD + 8; }  // padded rows: conflict-free B fragments
+
+template <int kD>
+__global__ void __launch_bounds__(128) score_tiled_kernel(const __nv_bfloat16* query_means, int64_t qb_stride,
+                                                          const __nv_bfloat16* summaries, RowGeometry geo,
+                                                          int n_heads, int64_t n_blocks, int64_t row0, int64_t rows,
+                                                          float* scores) {
+  constexpr int kStride = tiled_summary_stride<kD>();
+  __shared__ __align__(16) __nv_bfloat16 tile[kTiledBlocks * kStride];
+  __shared__ float head_scores[kTiledRows][kTiledBlocks + 1];
+  const int kv_head = blockIdx.y, G = n_heads / geo.n_kv_heads, qbs = kTiledRows / G;
+  const int64_t qb0 = row0 / geo.n_kv_heads + int64_t(blockIdx.x) * qbs;
+  const int64_t n_qb = (geo.n_queries + geo.query_block - 1) / geo.query_block;
+  const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, quad = lane % 4;
+
+  // A fragments: tile row r = (query block qb0 + r / G, head kv_head * G + r % G); zero past the tile.
+  uint32_t a[kD / 16][4];
+  {
+    const __nv_bfloat16* src[2];
+    bool valid[2];
+#pragma unroll
+    for (int half = 0; half < 2; ++half) {
+      const int r = warp * 16 + g + half * 8;
+      const int64_t qb = qb0 + r / G;
+      valid[half] = r < qbs * G && qb < n_qb;
+      src[half] = query_means + (valid[half] ? qb : 0) * qb_stride + int64_t(kv_head * G + r % G) * kD;
+    }
+#pragma unroll
+    for (int kk = 0; kk < kD / 16; ++kk) {
+      const int c = kk * 16 + quad * 2;
+      a[kk][0] = valid[0] ? *reinterpret_cast<const uint32_t*>(src[0] + c) : 0u;
+      a[kk][1] = valid[1] ? *reinterpret_cast<const uint32_t*>(src[1] + c) : 0u;
+      a[kk][2] = valid[0] ? *reinterpret_cast<const uint32_t*>(src[0] + c + 8) : 0u;
+      a[kk][3] = valid[1] ? *reinterpret_cast<const uint32_t*>(src[1] + c + 8) : 0u;
+    }
+  }
+  const int64_t last_qb = min64(qb0 + qbs, n_qb) - 1;
+  const int64_t visible_max = min64(geo.last_position(last_qb) / 64 + 1, n_blocks);
+  for (int64_t j0 = 0; j0 < visible_max; j0 += kTiledBlocks) {
+    __syncthreads();  // the previous tile's summaries and scores are consumed
+    for (int i = threadIdx.x; i < kTiledBlocks * (kD / 8); i += 128) {
+      const int b = i / (kD / 8), chunk = i % (kD / 8);
+      const int64_t j = j0 + b;
+      uint4 v = {0u, 0u, 0u, 0u};
+      if (j < n_blocks)
+        v = *reinterpret_cast<const uint4*>(summaries + (j * geo.n_kv_heads + kv_head) * kD + chunk * 8);
+      *reinterpret_cast<uint4*>(tile + b * kStride + chunk * 8) = v;
+    }
+    __syncthreads();
+#pragma unroll
+    for (int nt = 0; nt < kTiledBlocks / 8; ++nt) {
+      float c[4] = {0, 0, 0, 0};
+      mma_eight_blocks<kD>(tile + (nt * 8 + g) * kStride, a, quad, c);
+      const int col = nt * 8 + quad * 2, r = warp * 16 + g;
+      head_scores[r][col] = c[0];
+      head_scores[r][col + 1] = c[1];
+      head_scores[r + 8][col] = c[2];
+      head_scores[r + 8][col + 1] = c[3];
+    }
+    __syncthreads();
+    // Max over each query block's G heads, written for the blocks its row sees.
+    for (int i = threadIdx.x; i < qbs * kTiledBlocks; i += 128) {
+      const int q = i / kTiledBlocks, b = i % kTiledBlocks;
+      const int64_t qb = qb0 + q, row = qb * geo.n_kv_heads + kv_head, j = j0 + b;
+      if (qb >= n_qb || row < row0 || row >= row0 + rows || j > geo.last_position(qb) / 64) continue;
+      float m = head_scores[q * G][b];
+      for (int h = 1; h < G; ++h) m = fmaxf(m, head_scores[q * G + h][b]);
+      scores[(row - row0) * n_blocks + j] = m;
+    }
+  }
+}
+
 // Marks sink, window and global blocks (config.hpp's rule) in chosen[], zeroes
 // their keys, then selects the best of the rest. key[j] holds order keys of
 // every visible block on entry.
@@ -453,16 +536,29 @@ cudaError_t build_plan(const PlannerArgs& a, cudaStream_t stream) {
   if (err != cudaSuccess) return err;
   for (int64_t row0 = 0; row0 < n_rows; row0 += a.score_rows) {
     const int64_t rows = std::min(a.score_rows, n_rows - row0);
-    // Decode-sized plans have few rows: one n-tile per warp so the summaries are
-    // fetched by many CTAs at once instead of by a few in sequence.
-    const int tiles = rows >= 512 ? 8 : 1;
-    const dim3 grid(unsigned((n_blocks + 32 * tiles - 1) / (32 * tiles)), unsigned(rows));
-    if (a.head_dim == 128)
-      score_kernel<128><<<grid, 128, 0, stream>>>(means, qb_stride, a.summaries, geo, a.n_heads, n_blocks, row0,
-                                                  tiles, a.scores);
-    else
-      score_kernel<64><<<grid, 128, 0, stream>>>(means, qb_stride, a.summaries, geo, a.n_heads, n_blocks, row0,
-                                                 tiles, a.scores);
+    if (rows >= 512) {
+      // Prefill-sized: query blocks tiled so each CTA reads a summary once for
+      // kTiledRows / G of them (1.4 ms -> see docs/attention.md at 256K on H200).
+      const int64_t qbs = kTiledRows / (a.n_heads / a.n_kv_heads);
+      const int64_t qb_first = row0 / a.n_kv_heads, qb_last = (row0 + rows - 1) / a.n_kv_heads;
+      const dim3 grid(unsigned((qb_last - qb_first + qbs) / qbs), unsigned(a.n_kv_heads));
+      if (a.head_dim == 128)
+        score_tiled_kernel<128><<<grid, 128, 0, stream>>>(means, qb_stride, a.summaries, geo, a.n_heads, n_blocks,
+                                                          row0, rows, a.scores);
+      else
+        score_tiled_kernel<64><<<grid, 128, 0, stream>>>(means, qb_stride, a.summaries, geo, a.n_heads, n_blocks,
+                                                         row0, rows, a.scores);
+    } else {
+      // Decode-sized plans have few rows: one n-tile per warp so the summaries
+      // are fetched by many CTAs at once instead of by a few in sequence.
+      const dim3 grid(unsigned((n_blocks + 31) / 32), unsigned(rows));
+      if (a.head_dim == 128)
+        score_kernel<128><<<grid, 128, 0, stream>>>(means, qb_stride, a.summaries, geo, a.n_heads, n_blocks, row0, 1,
+                                                    a.scores);
+      else
+        score_kernel<64><<<grid, 128, 0, stream>>>(means, qb_stride, a.summaries, geo, a.n_heads, n_blocks, row0, 1,
+                                                   a.scores);
+    }
     select_kernel<<<unsigned(rows), kSelectThreads, select_smem, stream>>>(
         a.scores, geo, n_blocks, row0, a.first_global, a.sink_blocks, a.window_tokens, a.topk_blocks, a.row_capacity,
         a.row_offsets, a.row_counts, a.block_indices);

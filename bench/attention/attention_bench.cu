@@ -133,7 +133,7 @@ struct GpuPlanner {
 
 GpuPlanner make_planner(const bf16* q, int64_t q_stride, int64_t n_queries, int64_t q_offset, int64_t n_keys,
                         int n_heads, int n_kv_heads, int d, const attn::SparseConfig& cfg,
-                        const std::vector<int32_t>& globals) {
+                        const std::vector<int32_t>& globals, int64_t score_rows_override = 0) {
   GpuPlanner g;
   const int64_t n_blocks = (n_keys + 63) / 64;
   const int64_t n_qb = (n_queries + cfg.query_block - 1) / cfg.query_block;
@@ -146,7 +146,9 @@ GpuPlanner make_planner(const bf16* q, int64_t q_stride, int64_t n_queries, int6
   }
   g.summaries = DeviceArray<bf16>(size_t(n_blocks) * n_kv_heads * d);
   g.query_means = DeviceArray<bf16>(size_t(n_qb) * n_heads * d);
-  const int64_t score_rows = std::max<int64_t>(1, std::min<int64_t>(g.n_rows, (int64_t(64) << 20) / n_blocks));
+  const int64_t score_rows =
+      score_rows_override > 0 ? score_rows_override
+                              : std::max<int64_t>(1, std::min<int64_t>(g.n_rows, (int64_t(64) << 20) / n_blocks));
   g.scores = DeviceArray<float>(size_t(score_rows) * n_blocks);
   g.first_global = DeviceArray<int32_t>(std::span<const int32_t>(first));
   const int cap = kernels::planner_row_capacity(n_keys, cfg.sink_blocks, cfg.window_tokens, cfg.topk_blocks,
@@ -236,7 +238,12 @@ struct PrefillCase {
   int64_t n_queries, q_offset;
   int n_heads, n_kv_heads, d, query_block;
   bool shuffled, sparse;
+  int64_t score_rows = 0;  // planner rows scored per pass; 0: as the benchmarks size it
 };
+
+// A sparse case passes only if its GPU plan agrees with the CPU planner's on at
+// least this share of blocks (bf16 rounding of the means flips near-ties only).
+constexpr double kMinPlanAgreement = 0.95;
 
 constexpr kernels::PrefillKernel kPrefillKernels[] = {
     kernels::PrefillKernel::mma_4warps, kernels::PrefillKernel::mma_8warps, kernels::PrefillKernel::wgmma,
@@ -267,7 +274,7 @@ std::vector<CheckRow> check_prefill(const PrefillCase& c, int threads, uint32_t 
   kernels::DevicePlan dplan;
   if (c.sparse) {
     gp = make_planner(dq.get(), int64_t(c.n_heads) * c.d, c.n_queries, c.q_offset, n_keys, c.n_heads, c.n_kv_heads,
-                      c.d, cfg, globals);
+                      c.d, cfg, globals, c.score_rows);
     FOLIO_CUDA(kernels::summarize_blocks(kv.view, n_keys, c.n_kv_heads, c.d, gp.summaries.get(), nullptr));
     FOLIO_CUDA(kernels::build_plan(gp.args, nullptr));
     FOLIO_CUDA(cudaDeviceSynchronize());
@@ -313,7 +320,7 @@ std::vector<CheckRow> check_prefill(const PrefillCase& c, int threads, uint32_t 
     row.plan_agreement = agreement;
     bool finite = true;
     row.rel_err = rel_error(out, ref, &finite);
-    row.pass = finite && row.rel_err < 1e-2;
+    row.pass = finite && row.rel_err < 1e-2 && (!c.sparse || agreement >= kMinPlanAgreement);
     if (!c.sparse) {
       bool f2 = true;
       const double e2 = rel_error(out, dense, &f2);
@@ -979,6 +986,9 @@ int run(const Options& opt) {
         {"prefill sparse d128 G8 n2500", 2500, 0, 16, 2, 128, 64, true, true},
         {"prefill sparse d64 G4 n333+2900 qb128", 333, 2900, 8, 2, 64, 128, false, true},
         {"prefill sparse d128 G1 n1999", 1999, 0, 4, 4, 128, 64, false, true},
+        // >= 512 plan rows: the planner's tiled scoring; 700 rows a pass splits query blocks' heads.
+        {"prefill sparse d64 G8 n4100 qb32 (tiled scores)", 4100, 0, 32, 4, 64, 32, true, true},
+        {"prefill sparse d128 G2 n4100 qb8 (tiled scores, 3 passes)", 4100, 0, 8, 4, 128, 8, false, true, 700},
     };
     uint32_t seed = uint32_t(std::chrono::steady_clock::now().time_since_epoch().count());
     std::printf("checks (seed %u): relative error ||out-ref||/||ref|| vs exact CPU attention over the same plan\n", seed);
