@@ -248,11 +248,7 @@ __global__ void __launch_bounds__(kSm90Threads, 1) flash_prefill_sm90_rs_kernel(
     cp_async_wait<kStagesRs - 2>();  // Q and block 0
     fence_proxy_async();
     __syncthreads();
-#pragma unroll
-    for (int kk = 0; kk < kD / 16; ++kk) {
-      const int r = wg * 64 + warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-      ldmatrix_x4(qf[kk], q_s + sw128_offset<kD>(kSm90Rows, r, kk * 2 + (lane >> 4)));
-    }
+    load_q_fragments<kD>(q_s, kSm90Rows, wg * 64, warp, lane, qf);
     issue_s(0);
     wgmma_wait<0>();
     float alpha[2];

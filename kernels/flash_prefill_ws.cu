@@ -200,11 +200,7 @@ __global__ void __launch_bounds__(kWsThreads, 1)
   // memory (Q from shared memory measured 5% slower: the S product's operand
   // traffic, 6 KB per m64n128k16, nears the shared-memory bandwidth).
   uint32_t qf[kD / 16][4];
-#pragma unroll
-  for (int kk = 0; kk < kD / 16; ++kk) {
-    const int r = c * 64 + warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
-    ldmatrix_x4(qf[kk], q_s + sw128_offset<kD>(kWsRows, r, kk * 2 + (lane >> 4)));
-  }
+  load_q_fragments<kD>(q_s, kWsRows, c * 64, warp, lane, qf);
 
   // S = Q K^T of stage `step` (issued, not waited for).
   auto issue_s = [&](int step) {

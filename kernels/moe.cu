@@ -20,8 +20,8 @@ namespace {
 using namespace detail;
 
 constexpr int kRouteWarps = 4;
-// The register fast path holds 32 * kRankMaxBlocks experts at most (kBlocks per lane).
-constexpr int kRankMaxBlocks = 8;
+// The register fast path holds 32 * kRegisterRouteMaxBlocks experts at most (kBlocks per lane).
+constexpr int kRegisterRouteMaxBlocks = 8;
 
 // p[0..E) = softmax(l). Both selection paths start from these exact values,
 // so the fast path cannot drift from the rounds by a rounding difference.
@@ -414,7 +414,7 @@ cudaError_t moe_route(const float* logits, int64_t n, int E, int k, bool normali
                       float* wts, int32_t* counts, cudaStream_t s) {
   if (k < 1 || k > 32 || k > E || E > 8192) return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
-  const int blocks = forced == nullptr && E <= 32 * kRankMaxBlocks ? (E + 31) / 32 : 0;
+  const int blocks = forced == nullptr && E <= 32 * kRegisterRouteMaxBlocks ? (E + 31) / 32 : 0;
   switch (blocks) {
     case 1: return launch_route<1>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
     case 2: return launch_route<2>(logits, n, E, k, normalize, forced, ids, wts, counts, s);

@@ -63,35 +63,32 @@ __global__ void query_means_kernel(const __nv_bfloat16* q, int64_t q_stride, int
   }
 }
 
-// grid: x = chunk of 32 * tiles KV blocks, y = plan row (relative to row0); 4 warps of
-// `tiles` n-tiles (8 blocks each). Few rows (decode): tiles = 1, many short-latency CTAs.
+// grid: x = chunk of 32 KV blocks, y = plan row (relative to row0); 4 warps of one
+// n-tile (8 blocks) each: decode-sized plans have few rows, so many short CTAs
+// fetch the summaries at once (prefill-sized ones use score_tiled_kernel).
 // query_means: [query block][n_heads][d] with `qb_stride` elements between query blocks.
 template <int kD>
 __global__ void __launch_bounds__(128) score_kernel(const __nv_bfloat16* query_means, int64_t qb_stride,
                                                     const __nv_bfloat16* summaries, RowGeometry geo, int n_heads,
-                                                    int64_t n_blocks, int64_t row0, int tiles, float* scores) {
+                                                    int64_t n_blocks, int64_t row0, float* scores) {
   const int64_t row = row0 + blockIdx.y;
   const int64_t qb = row / geo.n_kv_heads;
   const int kv_head = int(row % geo.n_kv_heads), G = n_heads / geo.n_kv_heads;
   const int64_t visible = geo.last_position(qb) / 64 + 1;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, g = lane / 4, quad = lane % 4;
-  const int64_t j_warp = (int64_t(blockIdx.x) * 4 + warp) * 8 * tiles;
-  if (j_warp >= visible) return;
+  const int64_t j0 = (int64_t(blockIdx.x) * 4 + warp) * 8;
+  if (j0 >= visible) return;
   // A fragments straight from global memory (rows >= G are zero).
   uint32_t a[kD / 16][4];
   load_group_queries<kD>(query_means + qb * qb_stride + int64_t(kv_head) * G * kD, G, g, quad, a);
   float* out = scores + int64_t(blockIdx.y) * n_blocks;
-  for (int n = 0; n < tiles; ++n) {
-    const int64_t j0 = j_warp + n * 8;
-    if (j0 >= visible) break;
-    const int64_t jb = min64(j0 + g, n_blocks - 1);  // B column g = block j0 + g
-    float m0, m1;
-    score_eight_blocks<kD>(summaries + (jb * geo.n_kv_heads + kv_head) * kD, a, G, g, quad, m0, m1);
-    if (g == 0) {
-      const int64_t j = j0 + quad * 2;
-      if (j < visible) out[j] = m0;
-      if (j + 1 < visible) out[j + 1] = m1;
-    }
+  const int64_t jb = min64(j0 + g, n_blocks - 1);  // B column g = block j0 + g
+  float m0, m1;
+  score_eight_blocks<kD>(summaries + (jb * geo.n_kv_heads + kv_head) * kD, a, G, g, quad, m0, m1);
+  if (g == 0) {
+    const int64_t j = j0 + quad * 2;
+    if (j < visible) out[j] = m0;
+    if (j + 1 < visible) out[j + 1] = m1;
   }
 }
 
@@ -553,10 +550,10 @@ cudaError_t build_plan(const PlannerArgs& a, cudaStream_t stream) {
       // are fetched by many CTAs at once instead of by a few in sequence.
       const dim3 grid(unsigned((n_blocks + 31) / 32), unsigned(rows));
       if (a.head_dim == 128)
-        score_kernel<128><<<grid, 128, 0, stream>>>(means, qb_stride, a.summaries, geo, a.n_heads, n_blocks, row0, 1,
+        score_kernel<128><<<grid, 128, 0, stream>>>(means, qb_stride, a.summaries, geo, a.n_heads, n_blocks, row0,
                                                     a.scores);
       else
-        score_kernel<64><<<grid, 128, 0, stream>>>(means, qb_stride, a.summaries, geo, a.n_heads, n_blocks, row0, 1,
+        score_kernel<64><<<grid, 128, 0, stream>>>(means, qb_stride, a.summaries, geo, a.n_heads, n_blocks, row0,
                                                    a.scores);
     }
     select_kernel<<<unsigned(rows), kSelectThreads, select_smem, stream>>>(

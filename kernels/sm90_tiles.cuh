@@ -30,6 +30,19 @@ __device__ __forceinline__ WarpPositions warp_positions(const PrefillParams& p, 
   return {{base + (warp_row0 + group_id) / G, base + (warp_row0 + group_id + 8) / G}, base + warp_row0 / G};
 }
 
+// Q rows [row0, row0 + 64) of a `rows`-row swizzled tile as the A fragments of
+// a warpgroup's S = Q K^T wgmmas (register operand: mma A-fragment layout, warp
+// w holding rows row0 + 16 w ..).
+template <int kD>
+__device__ __forceinline__ void load_q_fragments(uint32_t q_tile, int rows, int row0, int warp, int lane,
+                                                 uint32_t (&qf)[kD / 16][4]) {
+#pragma unroll
+  for (int kk = 0; kk < kD / 16; ++kk) {
+    const int r = row0 + warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8;
+    ldmatrix_x4(qf[kk], q_tile + sw128_offset<kD>(rows, r, kk * 2 + (lane >> 4)));
+  }
+}
+
 // Zeroed output accumulators.
 template <int kSub>
 __device__ __forceinline__ void zero_rows(float (&o)[kSub][32]) {
