@@ -1,5 +1,7 @@
 // KV-cache store (f32 rows -> bf16 cache rows), dense attention plans and a
 // small int fill (see model_ops.hpp).
+#include "kernels/launch.cuh"
+#include "kernels/mma_common.cuh"
 #include "kernels/model_ops.hpp"
 #include "kernels/ops_common.cuh"
 
@@ -7,9 +9,13 @@ namespace folio::kernels::ops {
 namespace {
 
 using namespace detail;
+using kernels::detail::griddep_launch_dependents;
+using kernels::detail::griddep_wait;
+using kernels::detail::launch;
 
 __global__ void kv_store_kernel(const float* k, int64_t ks, const float* v, int64_t vs, int64_t n, int64_t pos0,
                                 int64_t row_elems, bf16* kc, bf16* vc) {
+  griddep_wait();  // k and v come from the kernels before (programmatic launch)
   const int64_t total = n * row_elems;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int64_t r = i / row_elems, c = i % row_elems;
@@ -17,6 +23,7 @@ __global__ void kv_store_kernel(const float* k, int64_t ks, const float* v, int6
     kc[dst] = __float2bfloat16(k[r * ks + c]);
     vc[dst] = __float2bfloat16(v[r * vs + c]);
   }
+  griddep_launch_dependents();
 }
 
 // One block per plan row.
@@ -43,10 +50,10 @@ __global__ void fill_i32_kernel(int32_t* p, int64_t n, int32_t value) {
 }  // namespace
 
 cudaError_t kv_store(const float* k, int64_t ks, const float* v, int64_t vs, int64_t n, int64_t pos0, int64_t row_elems,
-                     bf16* kc, bf16* vc, cudaStream_t s) {
+                     bf16* kc, bf16* vc, cudaStream_t s, bool programmatic) {
   if (n * row_elems == 0) return cudaSuccess;
-  kv_store_kernel<<<grid_for(n * row_elems, 256), 256, 0, s>>>(k, ks, v, vs, n, pos0, row_elems, kc, vc);
-  return cudaGetLastError();
+  return launch(kv_store_kernel, dim3(grid_for(n * row_elems, 256)), dim3(256), 0, s, programmatic, k, ks, v, vs, n,
+                pos0, row_elems, kc, vc);
 }
 
 cudaError_t dense_plan(int64_t n_queries, int64_t q_offset, int query_block, int n_kv_heads, int capacity,

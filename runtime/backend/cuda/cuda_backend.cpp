@@ -49,6 +49,7 @@ CudaBackendImpl::CudaBackendImpl(const CudaOptions& o)
   cudaDeviceProp prop{};
   check(cudaGetDeviceProperties(&prop, device_), "device properties");
   sm_count_ = prop.multiProcessorCount;
+  pdl_ = prop.major >= 9;
   device_name_ = prop.name;
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream");
   check_cublas(cublasCreate(&cublas_), "create");
@@ -139,7 +140,7 @@ Weight CudaBackendImpl::random_weight(const std::string& name, WeightType type, 
 }
 
 std::unique_ptr<backend::KvCache> CudaBackendImpl::make_kv_cache(const kv::CacheConfig& config) {
-  return std::make_unique<CudaKvCache>(config, stream_, budget_);
+  return std::make_unique<CudaKvCache>(config, stream_, budget_, pdl_);
 }
 
 void CudaBackendImpl::to_host(const Act& src, std::span<float> dst) {
@@ -254,7 +255,7 @@ void CudaBackendImpl::rms_norm(const Act& x, const Weight& gamma, float eps, con
   forget_converted_input();
   if (x.rows != y.rows || x.cols != y.cols) fail(Errc::invalid_argument, "rms_norm: shape mismatch");
   check(ops::rms_norm(x.data, x.stride, x.rows, x.cols, gamma_of(gamma, x.cols, "rms_norm"), eps, y.data, y.stride,
-                      stream_),
+                      stream_, pdl_),
         "rms_norm");
 }
 
@@ -287,7 +288,7 @@ void CudaBackendImpl::add_rms_norm(const Act& y, const Act& x, const Weight& gam
   if (x.rows != y.rows || x.cols != y.cols || out.rows != y.rows || out.cols != y.cols)
     fail(Errc::invalid_argument, "add_rms_norm: shape mismatch");
   check(ops::add_rms_norm(y.data, y.stride, x.data, x.stride, y.rows, y.cols, gamma_of(gamma, y.cols, "add_rms_norm"),
-                          eps, out.data, out.stride, stream_),
+                          eps, out.data, out.stride, stream_, pdl_),
         "add_rms_norm");
 }
 
@@ -303,7 +304,7 @@ void CudaBackendImpl::head_norm_rope(const Act& x, int head_dim, const Weight& g
   }
   check(ops::head_norm_rope(x.data, x.stride, x.rows, int(x.cols / head_dim), head_dim,
                             gamma_of(gamma, head_dim, "head_norm_rope"), eps, pos0, p.theta, rot,
-                            p.style == backend::RopeParams::Style::neox, stream_),
+                            p.style == backend::RopeParams::Style::neox, stream_, pdl_),
         "head_norm_rope");
 }
 
@@ -327,7 +328,7 @@ void CudaBackendImpl::gemm_f32_in(const float* x, int64_t xs, int64_t n, const W
   const void* wm = w.matrix(index);
   if (w.type == WeightType::f32) {
     if (n <= ops::kGemvMaxRows) {
-      check(ops::gemv_f32(x, xs, int(n), static_cast<const float*>(wm), w.rows, w.cols, y, ys, stream_), "gemv");
+      check(ops::gemv_f32(x, xs, int(n), static_cast<const float*>(wm), w.rows, w.cols, y, ys, stream_, pdl_), "gemv");
       return;
     }
     const float alpha = 1.0f, beta = 0.0f;
@@ -338,7 +339,7 @@ void CudaBackendImpl::gemm_f32_in(const float* x, int64_t xs, int64_t n, const W
   }
   if (w.type != WeightType::bf16) fail(Errc::invalid_argument, "matmul: '" + w.name + "' was not uploaded here");
   if (n <= ops::kGemvMaxRows) {
-    check(ops::gemv_bf16(x, xs, int(n), static_cast<const bf16*>(wm), w.rows, w.cols, y, ys, stream_), "gemv");
+    check(ops::gemv_bf16(x, xs, int(n), static_cast<const bf16*>(wm), w.rows, w.cols, y, ys, stream_, pdl_), "gemv");
     return;
   }
   const ConvertedInput key{x, n, w.cols, xs};

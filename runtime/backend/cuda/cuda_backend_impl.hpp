@@ -132,6 +132,9 @@ class CudaBackendImpl final : public CudaBackend {
   ConvertedInput xb_key_;
 
   int device_ = 0, sm_count_ = 0;
+  // Programmatic dependent launch for the decode-path kernels (sm_90+ only;
+  // kernels/launch.cuh): each is scheduled while the kernel before it finishes.
+  bool pdl_ = false;
   DeviceBudgetPtr budget_;  // every device allocation of this backend (max_device_memory)
   std::string device_name_;
   cudaStream_t stream_ = nullptr;

@@ -27,7 +27,10 @@ namespace folio::cuda {
 class CudaKvCache final : public backend::KvCache {
  public:
   // Allocations are charged to `budget` when given (the backend's max_device_memory).
-  CudaKvCache(const kv::CacheConfig& config, cudaStream_t stream, DeviceBudgetPtr budget = nullptr);
+  // programmatic: the store and summary kernels use programmatic dependent
+  // launch (kernels/launch.cuh; sm_90+ only).
+  CudaKvCache(const kv::CacheConfig& config, cudaStream_t stream, DeviceBudgetPtr budget = nullptr,
+              bool programmatic = false);
 
   const kv::CacheConfig& config() const noexcept override { return config_; }
   int64_t size() const noexcept override { return size_.empty() ? 0 : size_[0]; }
@@ -91,6 +94,7 @@ class CudaKvCache final : public backend::KvCache {
   kv::CacheConfig config_;
   cudaStream_t stream_;
   DeviceBudgetPtr budget_;
+  bool programmatic_ = false;
   std::shared_ptr<Family> family_ = std::make_shared<Family>();
   int64_t max_blocks_ = 0;
   std::vector<LayerStore> layers_;

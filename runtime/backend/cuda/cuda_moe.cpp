@@ -77,14 +77,14 @@ void CudaBackendImpl::moe_decode(const Act& x, const backend::MoeWeights& w, con
     pending_dirty_ = true;
   }
   check(ops::moe_route(logits, n, int(E), K, p.normalize_topk, upload_forced_experts(p, n), ids, wts, counts,
-                       stream_),
+                       stream_, pdl_),
         "moe route");
   float* h = g_.get(size_t(n * K * ff), "expert hidden");
   check(ops::moe_experts_gate_up(x.data, x.stride, n, K, ids, static_cast<const bf16*>(w.gate->data),
-                                 static_cast<const bf16*>(w.up->data), ff, d, h, stream_),
+                                 static_cast<const bf16*>(w.up->data), ff, d, h, stream_, pdl_),
         "experts gate/up");
   check(ops::moe_experts_down(h, n, K, ids, wts, static_cast<const bf16*>(w.down->data), d, ff, out.data, out.stride,
-                              stream_),
+                              stream_, pdl_),
         "experts down");
 }
 
