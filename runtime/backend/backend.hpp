@@ -115,6 +115,12 @@ struct RopeParams {
   int rot_dims = 0;  // leading dims of each head rotated; 0 = the whole head
 };
 
+// One projection of a shared input: y = x W^T (matmul_shared_input).
+struct Projection {
+  const Weight* w = nullptr;
+  Act y;
+};
+
 struct MoeWeights {
   const Weight* router = nullptr;  // [n_expert rows][d cols], f32 logits
   const Weight* gate = nullptr;    // count = n_expert, [ff][d]
@@ -230,6 +236,12 @@ class Backend {
   // --- matmuls -------------------------------------------------------------
   // y = x W^T: x [n][w.cols], y [n][w.rows]; matrix `index` of a stacked weight.
   virtual void matmul(const Act& x, const Weight& w, const Act& y, int64_t index = 0) = 0;
+  // matmul of one x by several weights (the q, k and v projections of a
+  // layer), which a backend may run as one pass over the weights. The outputs
+  // must not overlap x or each other.
+  virtual void matmul_shared_input(const Act& x, std::span<const Projection> out) {
+    for (const Projection& p : out) matmul(x, *p.w, p.y);
+  }
   // Dense SwiGLU feed-forward: out = down(silu(gate x) * up x).
   virtual void ffn_swiglu(const Act& x, const Weight& gate, const Weight& up, const Weight& down,
                           const Act& out) = 0;

@@ -130,6 +130,9 @@ class RoutingRecorder final : public backend::Backend {
   void matmul(const backend::Act& x, const backend::Weight& w, const backend::Act& y, int64_t i) override {
     in_.matmul(x, w, y, i);
   }
+  void matmul_shared_input(const backend::Act& x, std::span<const backend::Projection> out) override {
+    in_.matmul_shared_input(x, out);
+  }
   void ffn_swiglu(const backend::Act& x, const backend::Weight& g, const backend::Weight& u, const backend::Weight& d,
                   const backend::Act& o) override {
     in_.ffn_swiglu(x, g, u, d, o);

@@ -31,6 +31,12 @@ const float* gamma_of(const Weight& g, int64_t n, const char* what) {
   return static_cast<const float*>(g.data);
 }
 
+void check_matmul_shapes(const Act& x, const Weight& w, const Act& y) {
+  if (x.cols != w.cols || y.cols != w.rows || y.rows != x.rows)
+    fail(Errc::invalid_argument, "matmul with '" + w.name + "': x is " + shape(x) + ", weight [" +
+                                     std::to_string(w.rows) + "][" + std::to_string(w.cols) + "], y " + shape(y));
+}
+
 bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -357,10 +363,27 @@ void CudaBackendImpl::gemm_f32_in(const float* x, int64_t xs, int64_t n, const W
 }
 
 void CudaBackendImpl::matmul(const Act& x, const Weight& w, const Act& y, int64_t index) {
-  if (x.cols != w.cols || y.cols != w.rows || y.rows != x.rows)
-    fail(Errc::invalid_argument, "matmul with '" + w.name + "': x is " + shape(x) + ", weight [" +
-                                     std::to_string(w.rows) + "][" + std::to_string(w.cols) + "], y " + shape(y));
+  check_matmul_shapes(x, w, y);
   gemm_f32_in(x.data, x.stride, x.rows, w, index, y.data, y.stride);
+}
+
+void CudaBackendImpl::matmul_shared_input(const Act& x, std::span<const backend::Projection> out) {
+  // Decode-sized, bf16 weights: one GEMV launch over all the matrices.
+  bool fused = x.rows >= 1 && x.rows <= ops::kGemvMaxRows && !out.empty() &&
+               out.size() <= size_t(ops::kGemvMaxMatrices);
+  for (const backend::Projection& p : out) {
+    check_matmul_shapes(x, *p.w, p.y);
+    fused = fused && p.w->type == WeightType::bf16;
+  }
+  if (!fused) {
+    Backend::matmul_shared_input(x, out);
+    return;
+  }
+  ops::GemvMatrix m[ops::kGemvMaxMatrices];
+  for (size_t i = 0; i < out.size(); ++i)
+    m[i] = {static_cast<const bf16*>(out[i].w->data), out[i].w->rows, out[i].y.data, out[i].y.stride};
+  check(ops::gemv_bf16_multi(x.data, x.stride, int(x.rows), std::span(m, out.size()), x.cols, stream_, pdl_),
+        "gemv (shared input)");
 }
 
 void CudaBackendImpl::ffn_swiglu(const Act& x, const Weight& gate, const Weight& up, const Weight& down,

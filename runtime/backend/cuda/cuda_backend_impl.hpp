@@ -59,6 +59,7 @@ class CudaBackendImpl final : public CudaBackend {
                       const backend::RopeParams& p) override;
 
   void matmul(const backend::Act& x, const backend::Weight& w, const backend::Act& y, int64_t index) override;
+  void matmul_shared_input(const backend::Act& x, std::span<const backend::Projection> out) override;
   void ffn_swiglu(const backend::Act& x, const backend::Weight& gate, const backend::Weight& up,
                   const backend::Weight& down, const backend::Act& out) override;
   void moe(const backend::Act& x, const backend::MoeWeights& w, const backend::MoeParams& p, const backend::Act& out,
