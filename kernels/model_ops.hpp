@@ -88,6 +88,34 @@ cudaError_t gemv_bf16_multi(const float* x, int64_t x_stride, int n, std::span<c
 // positions pos0.. of a contiguous [position][n_kv_heads*head_dim] layer buffer.
 cudaError_t kv_store(const float* k, int64_t k_stride, const float* v, int64_t v_stride, int64_t n, int64_t pos0,
                      int64_t row_elems, bf16* k_cache, bf16* v_cache, cudaStream_t stream, bool programmatic = false);
+// A decode step's attention input in one launch (few rows): q and k (f32, in
+// place) get head_norm_rope at positions pos0..; k and v go to the cache as
+// kv_store stores them; and each KV head's mean-key summary of every block from
+// pos0 / 64 up to position n_cached - 1 is recomputed as summarize_blocks
+// computes it. The same bits as head_norm_rope (q), head_norm_rope (k),
+// kv_store and summarize_blocks in turn.
+struct QkNormRopeKvArgs {
+  float* q = nullptr;
+  int64_t q_stride = 0;
+  float* k = nullptr;
+  int64_t k_stride = 0;
+  const float* v = nullptr;
+  int64_t v_stride = 0;
+  int64_t rows = 0;
+  int n_heads = 0, n_kv_heads = 0, head_dim = 0;  // head_dim <= 256
+  const float* q_gamma = nullptr;                 // [head_dim]
+  const float* k_gamma = nullptr;                 // [head_dim]
+  float eps = 0.0f;
+  int64_t pos0 = 0;
+  float theta = 10000.0f;
+  int rot_dims = 0;  // 0: the whole head
+  bool neox = true;
+  bf16* k_cache = nullptr;    // as kv_store's layer buffers
+  bf16* v_cache = nullptr;
+  bf16* summaries = nullptr;  // [block][n_kv_heads][head_dim]
+  int64_t n_cached = 0;       // keys cached once this write is done (>= pos0 + rows)
+};
+cudaError_t qk_norm_rope_kv(const QkNormRopeKvArgs& args, cudaStream_t stream, bool programmatic = false);
 // Fixed-capacity plan rows listing every causally visible block:
 // row r = qb * n_kv_heads + h reads blocks 0 .. last_position(qb) / 64.
 // seq_len (nullable): also gets q_offset + n_queries (the decode kernel's key count).

@@ -181,11 +181,11 @@ std::vector<Op> layer_ops(Ctx& c, int l, int64_t n, int64_t pos0) {
                    const backend::Projection qkv[] = {{&Lp->wq, q}, {&Lp->wk, k}, {&Lp->wv, v}};
                    c.be.matmul_shared_input(h, qkv);
                  }, 2 * nn * d * qkv_rows, 2 * d * qkv_rows});
-  ops.push_back({"qk_norm_rope", [=, &c] {
-                   c.be.head_norm_rope(q, s.head_dim, Lp->q_norm, s.eps, pos0, c.rope);
-                   c.be.head_norm_rope(k, s.head_dim, Lp->k_norm, s.eps, pos0, c.rope);
+  // q/k norm, RoPE, the K/V store and the block summaries: one launch in decode.
+  ops.push_back({"qk_norm_rope_kv", [=, &c] {
+                   c.be.qk_norm_rope_kv_write(q, k, v, s.head_dim, Lp->q_norm, Lp->k_norm, s.eps, pos0, c.rope, c.cache,
+                                              l);
                  }, 0, 0});
-  ops.push_back({"kv_write", [=, &c] { c.be.kv_write(c.cache, l, pos0, k, v); }, 0, 0});
   ops.push_back({"attention", [=, &c] { c.be.attention(q, c.cache, l, pos0, c.ap, att); },
                  4.0 * nn * att_keys * double(s.qd()), kv_bytes});
   ops.push_back({"wo", [=, &c] { c.be.matmul(att, Lp->wo, h); }, 2 * nn * d * double(s.qd()), 2 * d * double(s.qd())});

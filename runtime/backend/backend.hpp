@@ -255,6 +255,16 @@ class Backend {
   // Stores k, v ([n][n_kv_heads*head_dim]) of `layer` at positions pos0..pos0+n-1
   // and updates the block summaries of the blocks they touch.
   virtual void kv_write(KvCache& cache, int layer, int64_t pos0, const Act& k, const Act& v) = 0;
+  // qwen3's attention input: head_norm_rope of q (gain q_norm) and of k
+  // (k_norm), then kv_write of k and v, which a backend may do in one pass for
+  // a decode step. q and k are rotated in place, as by the separate calls.
+  virtual void qk_norm_rope_kv_write(const Act& q, const Act& k, const Act& v, int head_dim, const Weight& q_norm,
+                                     const Weight& k_norm, float eps, int64_t pos0, const RopeParams& p,
+                                     KvCache& cache, int layer) {
+    head_norm_rope(q, head_dim, q_norm, eps, pos0, p);
+    head_norm_rope(k, head_dim, k_norm, eps, pos0, p);
+    kv_write(cache, layer, pos0, k, v);
+  }
   // out = softmax(q K^T * scale) V per query head, GQA (query head h reads KV
   // head h / (n_heads / n_kv_heads)), causal: query row r (position pos0 + r)
   // sees cache positions 0 .. pos0 + r. With `plan`, only the KV blocks (and

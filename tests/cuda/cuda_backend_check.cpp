@@ -178,6 +178,11 @@ class RoutingRecorder final : public backend::Backend {
   void kv_write(backend::KvCache& c, int l, int64_t pos0, const backend::Act& k, const backend::Act& v) override {
     in_.kv_write(c, l, pos0, k, v);
   }
+  void qk_norm_rope_kv_write(const backend::Act& q, const backend::Act& k, const backend::Act& v, int hd,
+                             const backend::Weight& qn, const backend::Weight& kn, float e, int64_t pos0,
+                             const backend::RopeParams& p, backend::KvCache& c, int l) override {
+    in_.qk_norm_rope_kv_write(q, k, v, hd, qn, kn, e, pos0, p, c, l);
+  }
   void attention(const backend::Act& q, backend::KvCache& c, int l, int64_t pos0, const backend::AttentionParams& p,
                  const backend::Act& o, const attn::Plan* plan) override {
     in_.attention(q, c, l, pos0, p, o, plan);

@@ -426,6 +426,48 @@ void CudaBackendImpl::kv_write(backend::KvCache& cache, int layer, int64_t pos0,
   c.write(layer, pos0, k.rows, k.data, k.stride, v.data, v.stride);
 }
 
+void CudaBackendImpl::qk_norm_rope_kv_write(const Act& q, const Act& k, const Act& v, int head_dim,
+                                            const Weight& q_norm, const Weight& k_norm, float eps, int64_t pos0,
+                                            const backend::RopeParams& p, backend::KvCache& cache, int layer) {
+  forget_converted_input();
+  CudaKvCache& c = cuda_cache(cache);
+  // Prefill (and heads past the fused kernel's shared-memory slice): the separate ops.
+  if (q.rows > ops::kGemvMaxRows || head_dim > 256) {
+    Backend::qk_norm_rope_kv_write(q, k, v, head_dim, q_norm, k_norm, eps, pos0, p, cache, layer);
+    return;
+  }
+  const int rot = p.rot_dims > 0 ? p.rot_dims : head_dim;
+  if (head_dim <= 0 || q.cols % head_dim != 0 || rot % 2 != 0 || rot > head_dim)
+    fail(Errc::invalid_argument, "qk_norm_rope_kv_write: bad head_dim / rotary dims");
+  if (head_dim != c.config().head_dim || k.rows != q.rows || v.rows != q.rows || k.cols != c.row_elems() ||
+      v.cols != k.cols)
+    fail(Errc::invalid_argument, "qk_norm_rope_kv_write: k/v must be [n][n_kv_heads*head_dim] of the cache's heads");
+  ops::QkNormRopeKvArgs a;
+  a.q_gamma = gamma_of(q_norm, head_dim, "qk_norm_rope_kv_write");
+  a.k_gamma = gamma_of(k_norm, head_dim, "qk_norm_rope_kv_write");
+  a.n_cached = c.begin_write(layer, pos0, q.rows);
+  if (q.rows == 0) return;
+  a.q = q.data;
+  a.q_stride = q.stride;
+  a.k = k.data;
+  a.k_stride = k.stride;
+  a.v = v.data;
+  a.v_stride = v.stride;
+  a.rows = q.rows;
+  a.n_heads = int(q.cols / head_dim);
+  a.n_kv_heads = c.config().n_kv_heads;
+  a.head_dim = head_dim;
+  a.eps = eps;
+  a.pos0 = pos0;
+  a.theta = p.theta;
+  a.rot_dims = rot;
+  a.neox = p.style == backend::RopeParams::Style::neox;
+  a.k_cache = c.keys(layer);
+  a.v_cache = c.values(layer);
+  a.summaries = c.summaries(layer);
+  check(ops::qk_norm_rope_kv(a, stream_, pdl_), "q/k norm, rope and kv write");
+}
+
 // --- factory ---------------------------------------------------------------------
 
 std::unique_ptr<CudaBackend> make_cuda_backend(const CudaOptions& options) {

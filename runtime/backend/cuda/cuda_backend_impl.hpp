@@ -67,6 +67,9 @@ class CudaBackendImpl final : public CudaBackend {
 
   void kv_write(backend::KvCache& cache, int layer, int64_t pos0, const backend::Act& k,
                 const backend::Act& v) override;
+  void qk_norm_rope_kv_write(const backend::Act& q, const backend::Act& k, const backend::Act& v, int head_dim,
+                             const backend::Weight& q_norm, const backend::Weight& k_norm, float eps, int64_t pos0,
+                             const backend::RopeParams& p, backend::KvCache& cache, int layer) override;
   void attention(const backend::Act& q, backend::KvCache& cache, int layer, int64_t pos0,
                  const backend::AttentionParams& p, const backend::Act& out, const attn::Plan* plan) override;
   void attention_sparse(const backend::Act& q, backend::KvCache& cache, int layer, int64_t pos0,

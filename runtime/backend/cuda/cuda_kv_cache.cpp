@@ -108,8 +108,7 @@ void CudaKvCache::summarize(int layer, int64_t first_block, int64_t end_pos) {
         "kv block summaries");
 }
 
-void CudaKvCache::write(int layer, int64_t pos0, int64_t n, const float* k, int64_t k_stride, const float* v,
-                        int64_t v_stride) {
+int64_t CudaKvCache::begin_write(int layer, int64_t pos0, int64_t n) {
   if (layer < 0 || layer >= config_.n_layers) fail(Errc::invalid_argument, "kv_write: layer out of range");
   int64_t& sz = size_[size_t(layer)];
   if (pos0 < 0 || pos0 > sz)
@@ -118,14 +117,21 @@ void CudaKvCache::write(int layer, int64_t pos0, int64_t n, const float* k, int6
   if (pos0 + n > config_.max_tokens)
     fail(Errc::invalid_argument, "kv_write: " + std::to_string(pos0 + n) + " tokens exceed the cache capacity of " +
                                      std::to_string(config_.max_tokens));
-  if (n == 0) return;
+  if (n == 0) return sz;
   reserve(layer, pos0 + n);
+  sz = std::max(sz, pos0 + n);
+  return sz;
+}
+
+void CudaKvCache::write(int layer, int64_t pos0, int64_t n, const float* k, int64_t k_stride, const float* v,
+                        int64_t v_stride) {
+  const int64_t end = begin_write(layer, pos0, n);
+  if (n == 0) return;
   check(kernels::ops::kv_store(k, k_stride, v, v_stride, n, pos0, row_elems(), keys(layer), values(layer), stream_,
                                programmatic_),
         "kv store");
-  sz = std::max(sz, pos0 + n);
   // Summaries of every touched block, each over its filled tokens.
-  summarize(layer, pos0 / kv::kBlockTokens, sz);
+  summarize(layer, pos0 / kv::kBlockTokens, end);
 }
 
 void CudaKvCache::adopt_restored(int64_t n_tokens) {

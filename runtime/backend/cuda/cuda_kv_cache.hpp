@@ -74,6 +74,11 @@ class CudaKvCache final : public backend::KvCache {
 
   // Stores k/v rows (f32) at pos0.., refreshes the touched blocks' summaries.
   void write(int layer, int64_t pos0, int64_t n, const float* k, int64_t k_stride, const float* v, int64_t v_stride);
+  // The host side of a write of n rows at pos0: checks it, grows the storage
+  // and counts the rows as cached. Returns the keys of `layer` cached once the
+  // rows are stored; the caller then stores them and refreshes the summaries
+  // of blocks pos0 / kBlockTokens .. as write() does (the fused decode step).
+  int64_t begin_write(int layer, int64_t pos0, int64_t n);
 
  private:
   void summarize(int layer, int64_t first_block, int64_t end_pos);
