@@ -139,8 +139,9 @@ cudaError_t sparse_decode(const SparseDecodeArgs& args, int cluster_size, cudaSt
 
 // Mean key per (block, KV head) of the first n_keys keys: summaries
 // [n_blocks][n_kv_heads][d] in bf16 (what the GPU KV cache keeps up to date).
+// programmatic: launched with programmatic dependent launch (sm_90+ only).
 cudaError_t summarize_blocks(const PagedKv& kv, int64_t n_keys, int n_kv_heads, int head_dim,
-                             __nv_bfloat16* summaries, cudaStream_t stream);
+                             __nv_bfloat16* summaries, cudaStream_t stream, bool programmatic = false);
 
 struct PlannerArgs {
   const __nv_bfloat16* q = nullptr;  // as PrefillArgs (decode: n_queries = 1, query_block = 1)

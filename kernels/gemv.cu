@@ -2,6 +2,8 @@
 // row streams that weight row once with 16-byte loads and applies it to every
 // token, so the kernel runs at memory speed where a GEMM library would waste the
 // tensor cores on a mostly empty tile.
+#include "kernels/launch.cuh"
+#include "kernels/mma_common.cuh"
 #include "kernels/model_ops.hpp"
 #include "kernels/ops_common.cuh"
 
@@ -9,6 +11,9 @@ namespace folio::kernels::ops {
 namespace {
 
 using namespace detail;
+using kernels::detail::griddep_launch_dependents;
+using kernels::detail::griddep_wait;
+using kernels::detail::launch;
 
 constexpr int kWarpsPerBlock = 8;
 
@@ -25,16 +30,42 @@ __device__ __forceinline__ void load_vec(const float* p, float* f) {
 __device__ __forceinline__ float to_f(bf16 v) { return __bfloat162float(v); }
 __device__ __forceinline__ float to_f(float v) { return v; }
 
+// Up to kGemvMaxMatrices weight matrices over one input (the q, k and v
+// projections of a decode step in one launch): block b works for the last
+// matrix whose first block is <= b, so each matrix starts on a block boundary.
+template <class W>
+struct Matrices {
+  const W* w[kGemvMaxMatrices] = {};
+  float* y[kGemvMaxMatrices] = {};
+  int64_t rows[kGemvMaxMatrices] = {}, ys[kGemvMaxMatrices] = {};
+  unsigned first_block[kGemvMaxMatrices] = {};
+  int count = 0;
+};
+
 // kVec: W rows and x rows are 16-byte aligned and cols a multiple of the vector width.
 // kSplit warps share one row (columns interleaved), for matrices with too few rows
 // to keep every SM's memory pipeline busy at one warp per row.
 template <class W, int N, bool kVec, int kSplit>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    gemv_kernel(const float* __restrict__ x, int64_t xs, const W* __restrict__ w, int64_t rows, int64_t cols,
-                float* __restrict__ y, int64_t ys) {
+    gemv_kernel(const float* __restrict__ x, int64_t xs, const Matrices<W> m, int64_t cols) {
   __shared__ float partial[kWarpsPerBlock][N];
+  griddep_wait();  // x comes from the kernel before (programmatic launch)
+  // This block's matrix, picked with constant indices so the parameters stay in the constant bank.
+  const W* w = m.w[0];
+  float* __restrict__ y = m.y[0];
+  int64_t rows = m.rows[0], ys = m.ys[0];
+  unsigned block = blockIdx.x;
+#pragma unroll
+  for (int i = 1; i < kGemvMaxMatrices; ++i)
+    if (i < m.count && blockIdx.x >= m.first_block[i]) {
+      w = m.w[i];
+      y = m.y[i];
+      rows = m.rows[i];
+      ys = m.ys[i];
+      block = blockIdx.x - m.first_block[i];
+    }
   const int warp = threadIdx.x >> 5, part = warp % kSplit;
-  const int64_t row = int64_t(blockIdx.x) * (kWarpsPerBlock / kSplit) + warp / kSplit;
+  const int64_t row = int64_t(block) * (kWarpsPerBlock / kSplit) + warp / kSplit;
   const int lane = (threadIdx.x & 31) + 32 * part;  // this thread's slot among the row's kSplit * 32
   if (row >= rows) return;  // whole row groups only: no thread of a live row leaves
   const W* wr = w + row * cols;
@@ -64,6 +95,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
       for (int t = 0; t < N; ++t) acc[t] += wv * x[t * xs + c];
     }
   }
+  griddep_launch_dependents();  // the weights are read: the next kernel may be scheduled
   const int l32 = threadIdx.x & 31;
 #pragma unroll
   for (int t = 0; t < N; ++t) {
@@ -86,59 +118,91 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32)
 }
 
 template <class W, int N, int kSplit>
-void launch_split(const float* x, int64_t xs, const W* w, int64_t rows, int64_t cols, float* y, int64_t ys, bool vec,
-                  cudaStream_t s) {
+cudaError_t launch_split(const float* x, int64_t xs, Matrices<W> m, int64_t cols, bool vec, cudaStream_t s,
+                         bool programmatic) {
   constexpr int kRowsPerBlock = kWarpsPerBlock / kSplit;
-  const unsigned blocks = unsigned((rows + kRowsPerBlock - 1) / kRowsPerBlock);
-  if (vec)
-    gemv_kernel<W, N, true, kSplit><<<blocks, kWarpsPerBlock * 32, 0, s>>>(x, xs, w, rows, cols, y, ys);
-  else
-    gemv_kernel<W, N, false, kSplit><<<blocks, kWarpsPerBlock * 32, 0, s>>>(x, xs, w, rows, cols, y, ys);
+  unsigned blocks = 0;
+  for (int i = 0; i < m.count; ++i) {
+    m.first_block[i] = blocks;
+    blocks += unsigned((m.rows[i] + kRowsPerBlock - 1) / kRowsPerBlock);
+  }
+  const dim3 threads(kWarpsPerBlock * 32);
+  if (vec) return launch(gemv_kernel<W, N, true, kSplit>, dim3(blocks), threads, 0, s, programmatic, x, xs, m, cols);
+  return launch(gemv_kernel<W, N, false, kSplit>, dim3(blocks), threads, 0, s, programmatic, x, xs, m, cols);
 }
 
-// Below this many rows a row gets a whole block (8 warps) instead of one warp.
+// Below this many rows (all matrices together) a row gets a whole block (8 warps) instead of one warp.
 constexpr int64_t kSplitBelowRows = 8192;
 
 template <class W, int N>
-void launch_n(const float* x, int64_t xs, const W* w, int64_t rows, int64_t cols, float* y, int64_t ys, bool vec,
-              cudaStream_t s) {
+cudaError_t launch_n(const float* x, int64_t xs, const Matrices<W>& m, int64_t cols, bool vec, cudaStream_t s,
+                     bool programmatic) {
+  int64_t rows = 0;
+  for (int i = 0; i < m.count; ++i) rows += m.rows[i];
   if (rows < kSplitBelowRows && cols >= 1024)
-    launch_split<W, N, kWarpsPerBlock>(x, xs, w, rows, cols, y, ys, vec, s);
-  else
-    launch_split<W, N, 1>(x, xs, w, rows, cols, y, ys, vec, s);
+    return launch_split<W, N, kWarpsPerBlock>(x, xs, m, cols, vec, s, programmatic);
+  return launch_split<W, N, 1>(x, xs, m, cols, vec, s, programmatic);
 }
 
 template <class W>
-cudaError_t gemv(const float* x, int64_t xs, int n, const W* w, int64_t rows, int64_t cols, float* y, int64_t ys,
-                 cudaStream_t s) {
-  if (n < 1 || n > kGemvMaxRows) return cudaErrorInvalidValue;
-  if (rows == 0) return cudaSuccess;
+cudaError_t gemv(const float* x, int64_t xs, int n, const Matrices<W>& m, int64_t cols, cudaStream_t s,
+                 bool programmatic) {
+  if (n < 1 || n > kGemvMaxRows || m.count < 1 || m.count > kGemvMaxMatrices) return cudaErrorInvalidValue;
   constexpr int V = Vec<W>::n;
-  const bool vec = cols % V == 0 && xs % 4 == 0 && reinterpret_cast<uintptr_t>(w) % 16 == 0 &&
-                   reinterpret_cast<uintptr_t>(x) % 16 == 0;
-  switch (n) {
-    case 1: launch_n<W, 1>(x, xs, w, rows, cols, y, ys, vec, s); break;
-    case 2: launch_n<W, 2>(x, xs, w, rows, cols, y, ys, vec, s); break;
-    case 3: launch_n<W, 3>(x, xs, w, rows, cols, y, ys, vec, s); break;
-    case 4: launch_n<W, 4>(x, xs, w, rows, cols, y, ys, vec, s); break;
-    case 5: launch_n<W, 5>(x, xs, w, rows, cols, y, ys, vec, s); break;
-    case 6: launch_n<W, 6>(x, xs, w, rows, cols, y, ys, vec, s); break;
-    case 7: launch_n<W, 7>(x, xs, w, rows, cols, y, ys, vec, s); break;
-    default: launch_n<W, 8>(x, xs, w, rows, cols, y, ys, vec, s); break;
+  bool vec = cols % V == 0 && xs % 4 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0;
+  int64_t rows = 0;
+  for (int i = 0; i < m.count; ++i) {
+    vec = vec && reinterpret_cast<uintptr_t>(m.w[i]) % 16 == 0;
+    rows += m.rows[i];
   }
-  return cudaGetLastError();
+  if (rows == 0) return cudaSuccess;
+  switch (n) {
+    case 1: return launch_n<W, 1>(x, xs, m, cols, vec, s, programmatic);
+    case 2: return launch_n<W, 2>(x, xs, m, cols, vec, s, programmatic);
+    case 3: return launch_n<W, 3>(x, xs, m, cols, vec, s, programmatic);
+    case 4: return launch_n<W, 4>(x, xs, m, cols, vec, s, programmatic);
+    case 5: return launch_n<W, 5>(x, xs, m, cols, vec, s, programmatic);
+    case 6: return launch_n<W, 6>(x, xs, m, cols, vec, s, programmatic);
+    case 7: return launch_n<W, 7>(x, xs, m, cols, vec, s, programmatic);
+    default: return launch_n<W, 8>(x, xs, m, cols, vec, s, programmatic);
+  }
+}
+
+template <class W>
+Matrices<W> one_matrix(const W* w, int64_t rows, float* y, int64_t ys) {
+  Matrices<W> m;
+  m.w[0] = w;
+  m.y[0] = y;
+  m.rows[0] = rows;
+  m.ys[0] = ys;
+  m.count = 1;
+  return m;
 }
 
 }  // namespace
 
 cudaError_t gemv_bf16(const float* x, int64_t xs, int n, const bf16* w, int64_t rows, int64_t cols, float* y,
-                      int64_t ys, cudaStream_t s) {
-  return gemv<bf16>(x, xs, n, w, rows, cols, y, ys, s);
+                      int64_t ys, cudaStream_t s, bool programmatic) {
+  return gemv<bf16>(x, xs, n, one_matrix(w, rows, y, ys), cols, s, programmatic);
 }
 
 cudaError_t gemv_f32(const float* x, int64_t xs, int n, const float* w, int64_t rows, int64_t cols, float* y,
-                     int64_t ys, cudaStream_t s) {
-  return gemv<float>(x, xs, n, w, rows, cols, y, ys, s);
+                     int64_t ys, cudaStream_t s, bool programmatic) {
+  return gemv<float>(x, xs, n, one_matrix(w, rows, y, ys), cols, s, programmatic);
+}
+
+cudaError_t gemv_bf16_multi(const float* x, int64_t xs, int n, std::span<const GemvMatrix> mats, int64_t cols,
+                            cudaStream_t s, bool programmatic) {
+  if (mats.empty() || mats.size() > size_t(kGemvMaxMatrices)) return cudaErrorInvalidValue;
+  Matrices<bf16> m;
+  for (const GemvMatrix& g : mats) {
+    m.w[m.count] = g.w;
+    m.y[m.count] = g.y;
+    m.rows[m.count] = g.rows;
+    m.ys[m.count] = g.y_stride;
+    ++m.count;
+  }
+  return gemv<bf16>(x, xs, n, m, cols, s, programmatic);
 }
 
 }  // namespace folio::kernels::ops

@@ -8,10 +8,16 @@
 // row-major with a row stride in elements; weights are bf16 (or f32 for the
 // small tensors the backend keeps exact: norm gains and routers).
 // Each launcher returns the launch error (cudaSuccess when nothing to do).
+//
+// `programmatic` (the kernels of the decode path): launch with programmatic
+// dependent launch (kernels/launch.cuh); ask for it only on sm_90+ devices.
+// These kernels wait for the kernel before them on the device before touching
+// global memory, so they are safe after any stream work.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
@@ -32,14 +38,16 @@ cudaError_t embed(const bf16* table, int64_t cols, const int32_t* ids, int64_t n
                   cudaStream_t stream);
 // y = x * rsqrt(mean(x^2) + eps) * gamma per row; y may alias x.
 cudaError_t rms_norm(const float* x, int64_t x_stride, int64_t rows, int64_t cols, const float* gamma, float eps,
-                     float* y, int64_t y_stride, cudaStream_t stream);
+                     float* y, int64_t y_stride, cudaStream_t stream, bool programmatic = false);
 // x += add, then y = x * rsqrt(mean(x^2) + eps) * gamma per row (the residual
 // step and the next norm in one pass); y may alias x or add.
 cudaError_t add_rms_norm(float* x, int64_t x_stride, const float* add, int64_t add_stride, int64_t rows, int64_t cols,
-                         const float* gamma, float eps, float* y, int64_t y_stride, cudaStream_t stream);
+                         const float* gamma, float eps, float* y, int64_t y_stride, cudaStream_t stream,
+                         bool programmatic = false);
 // head_rms_norm then rope in one pass (head_dim <= 256), same results.
 cudaError_t head_norm_rope(float* x, int64_t x_stride, int64_t rows, int n_heads, int head_dim, const float* gamma,
-                           float eps, int64_t pos0, float theta, int rot_dims, bool neox, cudaStream_t stream);
+                           float eps, int64_t pos0, float theta, int rot_dims, bool neox, cudaStream_t stream,
+                           bool programmatic = false);
 // In place, every head_dim slice of every row.
 cudaError_t head_rms_norm(float* x, int64_t x_stride, int64_t rows, int n_heads, int head_dim, const float* gamma,
                           float eps, cudaStream_t stream);
@@ -58,15 +66,56 @@ cudaError_t silu_mul_bf16(const bf16* g, const bf16* u, int64_t n, bf16* h, cuda
 // output row, weights streamed once for all n tokens (decode is bandwidth-bound).
 inline constexpr int kGemvMaxRows = 8;
 cudaError_t gemv_bf16(const float* x, int64_t x_stride, int n, const bf16* w, int64_t rows, int64_t cols, float* y,
-                      int64_t y_stride, cudaStream_t stream);
+                      int64_t y_stride, cudaStream_t stream, bool programmatic = false);
 cudaError_t gemv_f32(const float* x, int64_t x_stride, int n, const float* w, int64_t rows, int64_t cols, float* y,
-                     int64_t y_stride, cudaStream_t stream);
+                     int64_t y_stride, cudaStream_t stream, bool programmatic = false);
+// Several bf16 matrices of `cols` columns over one input in one launch (the q,
+// k and v projections of a decode step): y_i = x W_i^T for each, every row as
+// gemv_bf16 computes it when the rows of all matrices together would take the
+// same kernel variant there.
+struct GemvMatrix {
+  const bf16* w = nullptr;
+  int64_t rows = 0;
+  float* y = nullptr;
+  int64_t y_stride = 0;
+};
+inline constexpr int kGemvMaxMatrices = 4;
+cudaError_t gemv_bf16_multi(const float* x, int64_t x_stride, int n, std::span<const GemvMatrix> matrices,
+                            int64_t cols, cudaStream_t stream, bool programmatic = false);
 
 // ---- KV cache -------------------------------------------------------------
 // Stores n tokens' keys and values (f32 rows of n_kv_heads*head_dim) as bf16 at
 // positions pos0.. of a contiguous [position][n_kv_heads*head_dim] layer buffer.
 cudaError_t kv_store(const float* k, int64_t k_stride, const float* v, int64_t v_stride, int64_t n, int64_t pos0,
-                     int64_t row_elems, bf16* k_cache, bf16* v_cache, cudaStream_t stream);
+                     int64_t row_elems, bf16* k_cache, bf16* v_cache, cudaStream_t stream, bool programmatic = false);
+// A decode step's attention input in one launch (few rows): q and k (f32, in
+// place) get head_norm_rope at positions pos0..; k and v go to the cache as
+// kv_store stores them; and each KV head's mean-key summary of every block from
+// pos0 / 64 up to position n_cached - 1 is recomputed as summarize_blocks
+// computes it. The same bits as head_norm_rope (q), head_norm_rope (k),
+// kv_store and summarize_blocks in turn.
+struct QkNormRopeKvArgs {
+  float* q = nullptr;
+  int64_t q_stride = 0;
+  float* k = nullptr;
+  int64_t k_stride = 0;
+  const float* v = nullptr;
+  int64_t v_stride = 0;
+  int64_t rows = 0;
+  int n_heads = 0, n_kv_heads = 0, head_dim = 0;  // head_dim <= 256
+  const float* q_gamma = nullptr;                 // [head_dim]
+  const float* k_gamma = nullptr;                 // [head_dim]
+  float eps = 0.0f;
+  int64_t pos0 = 0;
+  float theta = 10000.0f;
+  int rot_dims = 0;  // 0: the whole head
+  bool neox = true;
+  bf16* k_cache = nullptr;    // as kv_store's layer buffers
+  bf16* v_cache = nullptr;
+  bf16* summaries = nullptr;  // [block][n_kv_heads][head_dim]
+  int64_t n_cached = 0;       // keys cached once this write is done (>= pos0 + rows)
+};
+cudaError_t qk_norm_rope_kv(const QkNormRopeKvArgs& args, cudaStream_t stream, bool programmatic = false);
 // Fixed-capacity plan rows listing every causally visible block:
 // row r = qb * n_kv_heads + h reads blocks 0 .. last_position(qb) / 64.
 // seq_len (nullable): also gets q_offset + n_queries (the decode kernel's key count).
@@ -81,8 +130,8 @@ cudaError_t fill_i32(int32_t* p, int64_t n, int32_t value, cudaStream_t stream);
 // forced (nullable, device, n*k ids): routing replay, those experts instead of
 // the top-k, weighted by their probabilities (see backend::MoeParams).
 cudaError_t moe_route(const float* logits, int64_t n, int n_expert, int k, bool normalize, const int32_t* forced,
-                      int32_t* topk_ids,
-                      float* topk_w, int32_t* counts, cudaStream_t stream);
+                      int32_t* topk_ids, float* topk_w, int32_t* counts, cudaStream_t stream,
+                      bool programmatic = false);
 // Groups the n*k (token, slot) pairs by expert, in token order inside an expert
 // (deterministic): row_token[offsets[e] + i] = token of the i-th pair of e,
 // slot_row[t*k + j] = row of pair (t, j). offsets: [n_expert] exclusive prefix.
@@ -100,10 +149,10 @@ cudaError_t moe_combine(const bf16* ys, int64_t cols, const int32_t* slot_row, c
 // then out[t][r] = sum_j topk_w * (down_e[r] . h[t*k+j]). Expert matrices stacked [E][rows][cols].
 cudaError_t moe_experts_gate_up(const float* x, int64_t x_stride, int64_t n, int k, const int32_t* topk_ids,
                                 const bf16* gate, const bf16* up, int64_t ff, int64_t d, float* h,
-                                cudaStream_t stream);
+                                cudaStream_t stream, bool programmatic = false);
 cudaError_t moe_experts_down(const float* h, int64_t n, int k, const int32_t* topk_ids, const float* topk_w,
                              const bf16* down, int64_t d, int64_t ff, float* out, int64_t out_stride,
-                             cudaStream_t stream);
+                             cudaStream_t stream, bool programmatic = false);
 
 // ---- benchmarks -----------------------------------------------------------
 // Uniform values in [centre - half_width, centre + half_width] from a counter-based hash of (seed, index).

@@ -11,6 +11,8 @@
 //             once, directly from the stacked expert tensors, with no grouping;
 //             down splits each output row over four warps (too few rows to fill
 //             the GPU at a warp each) and adds their sums in a fixed order.
+#include "kernels/launch.cuh"
+#include "kernels/mma_common.cuh"
 #include "kernels/model_ops.hpp"
 #include "kernels/ops_common.cuh"
 
@@ -18,6 +20,9 @@ namespace folio::kernels::ops {
 namespace {
 
 using namespace detail;
+using kernels::detail::griddep_launch_dependents;
+using kernels::detail::griddep_wait;
+using kernels::detail::launch;
 
 constexpr int kRouteWarps = 4;
 // The register fast path holds 32 * kRegisterRouteMaxBlocks experts at most (kBlocks per lane).
@@ -148,11 +153,13 @@ template <int kBlocks>
 __global__ void route_kernel(const float* logits, int64_t n, int E, int k, bool normalize, const int32_t* forced,
                              int32_t* ids, float* wts, int32_t* counts) {
   extern __shared__ float probs_all[];
+  griddep_wait();  // the logits come from the router matmul (programmatic launch)
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t t = int64_t(blockIdx.x) * kRouteWarps + warp;
   if (t >= n) return;
   float* p = probs_all + warp * E;
   softmax_to_shared(logits + t * E, p, E, lane);
+  griddep_launch_dependents();  // the logits are read: the experts kernel may be scheduled
   if constexpr (kBlocks > 0) {
     float v[kBlocks];
 #pragma unroll
@@ -246,6 +253,7 @@ __device__ __forceinline__ float dot_bf16_f32(const bf16* __restrict__ w, const 
 __global__ void __launch_bounds__(kGemvWarps * 32)
     experts_gate_up_kernel(const float* x, int64_t xs, int k, const int32_t* ids, const bf16* gate, const bf16* up,
                            int64_t ff, int64_t d, float* h, bool vec) {
+  griddep_wait();  // x and the expert ids come from the kernels before (programmatic launch)
   const int64_t f = int64_t(blockIdx.x) * kGemvWarps + (threadIdx.x >> 5);
   if (f >= ff) return;
   const int64_t slot = blockIdx.y;
@@ -254,6 +262,7 @@ __global__ void __launch_bounds__(kGemvWarps * 32)
   const float* xr = x + (slot / k) * xs;
   const float g = dot_bf16_f32(gate + (e * ff + f) * d, xr, d, lane, vec);
   const float u = dot_bf16_f32(up + (e * ff + f) * d, xr, d, lane, vec);
+  griddep_launch_dependents();
   if (lane == 0) h[slot * ff + f] = g / (1.0f + expf(-g)) * u;
 }
 
@@ -375,6 +384,7 @@ __global__ void __launch_bounds__(kDownWarps * 32, kDownMinCtasPerSm)
                         const float* __restrict__ wts, const bf16* __restrict__ down, int64_t d, int64_t ff,
                         float* __restrict__ out, int64_t os) {
   __shared__ float partial[kDownRowsPerCta][kDownSplits];
+  griddep_wait();  // h and the routing come from the kernels before (programmatic launch)
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int row_in_cta = warp / kDownSplits, split = warp % kDownSplits;
   const int64_t r = int64_t(blockIdx.x) * kDownRowsPerCta + row_in_cta;
@@ -383,6 +393,7 @@ __global__ void __launch_bounds__(kDownWarps * 32, kDownMinCtasPerSm)
   if (r < d)  // rows past d (the last block) still reach the barrier
     acc = down_row_share<kPiece>(h + t * k * ff, ids + t * k, wts + t * k, down + r * ff, d * ff, ff, k,
                                  uint32_t(lane + 32 * split));
+  griddep_launch_dependents();
   acc = warp_sum(acc);
   if (lane == 0) partial[row_in_cta][split] = acc;
   __syncthreads();
@@ -396,35 +407,34 @@ __global__ void __launch_bounds__(kDownWarps * 32, kDownMinCtasPerSm)
 
 template <int kBlocks>
 cudaError_t launch_route(const float* logits, int64_t n, int E, int k, bool normalize, const int32_t* forced,
-                         int32_t* ids, float* wts, int32_t* counts, cudaStream_t s) {
+                         int32_t* ids, float* wts, int32_t* counts, cudaStream_t s, bool programmatic) {
   const size_t smem = size_t(kRouteWarps) * size_t(E) * 4;
   if (smem > 48 * 1024) {
     const cudaError_t err =
         cudaFuncSetAttribute(route_kernel<kBlocks>, cudaFuncAttributeMaxDynamicSharedMemorySize, int(smem));
     if (err != cudaSuccess) return err;
   }
-  route_kernel<kBlocks><<<unsigned((n + kRouteWarps - 1) / kRouteWarps), kRouteWarps * 32, smem, s>>>(
-      logits, n, E, k, normalize, forced, ids, wts, counts);
-  return cudaGetLastError();
+  return launch(route_kernel<kBlocks>, dim3(unsigned((n + kRouteWarps - 1) / kRouteWarps)), dim3(kRouteWarps * 32),
+                smem, s, programmatic, logits, n, E, k, normalize, forced, ids, wts, counts);
 }
 
 }  // namespace
 
 cudaError_t moe_route(const float* logits, int64_t n, int E, int k, bool normalize, const int32_t* forced, int32_t* ids,
-                      float* wts, int32_t* counts, cudaStream_t s) {
+                      float* wts, int32_t* counts, cudaStream_t s, bool programmatic) {
   if (k < 1 || k > 32 || k > E || E > 8192) return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
   const int blocks = forced == nullptr && E <= 32 * kRegisterRouteMaxBlocks ? (E + 31) / 32 : 0;
   switch (blocks) {
-    case 1: return launch_route<1>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
-    case 2: return launch_route<2>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
-    case 3: return launch_route<3>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
-    case 4: return launch_route<4>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
-    case 5: return launch_route<5>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
-    case 6: return launch_route<6>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
-    case 7: return launch_route<7>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
-    case 8: return launch_route<8>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
-    default: return launch_route<0>(logits, n, E, k, normalize, forced, ids, wts, counts, s);
+    case 1: return launch_route<1>(logits, n, E, k, normalize, forced, ids, wts, counts, s, programmatic);
+    case 2: return launch_route<2>(logits, n, E, k, normalize, forced, ids, wts, counts, s, programmatic);
+    case 3: return launch_route<3>(logits, n, E, k, normalize, forced, ids, wts, counts, s, programmatic);
+    case 4: return launch_route<4>(logits, n, E, k, normalize, forced, ids, wts, counts, s, programmatic);
+    case 5: return launch_route<5>(logits, n, E, k, normalize, forced, ids, wts, counts, s, programmatic);
+    case 6: return launch_route<6>(logits, n, E, k, normalize, forced, ids, wts, counts, s, programmatic);
+    case 7: return launch_route<7>(logits, n, E, k, normalize, forced, ids, wts, counts, s, programmatic);
+    case 8: return launch_route<8>(logits, n, E, k, normalize, forced, ids, wts, counts, s, programmatic);
+    default: return launch_route<0>(logits, n, E, k, normalize, forced, ids, wts, counts, s, programmatic);
   }
 }
 
@@ -457,27 +467,23 @@ cudaError_t moe_combine(const bf16* ys, int64_t cols, const int32_t* slot_row, c
 }
 
 cudaError_t moe_experts_gate_up(const float* x, int64_t xs, int64_t n, int k, const int32_t* ids, const bf16* gate,
-                                const bf16* up, int64_t ff, int64_t d, float* h, cudaStream_t s) {
+                                const bf16* up, int64_t ff, int64_t d, float* h, cudaStream_t s, bool programmatic) {
   if (n * k == 0) return cudaSuccess;
   const bool vec = d % 8 == 0 && xs % 4 == 0 && reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
                    reinterpret_cast<uintptr_t>(gate) % 16 == 0 && reinterpret_cast<uintptr_t>(up) % 16 == 0;
-  experts_gate_up_kernel<<<dim3(unsigned((ff + kGemvWarps - 1) / kGemvWarps), unsigned(n * k)), kGemvWarps * 32, 0,
-                           s>>>(x, xs, k, ids, gate, up, ff, d, h, vec);
-  return cudaGetLastError();
+  return launch(experts_gate_up_kernel, dim3(unsigned((ff + kGemvWarps - 1) / kGemvWarps), unsigned(n * k)),
+                dim3(kGemvWarps * 32), 0, s, programmatic, x, xs, k, ids, gate, up, ff, d, h, vec);
 }
 
 cudaError_t moe_experts_down(const float* h, int64_t n, int k, const int32_t* ids, const float* wts, const bf16* down,
-                             int64_t d, int64_t ff, float* out, int64_t os, cudaStream_t s) {
+                             int64_t d, int64_t ff, float* out, int64_t os, cudaStream_t s, bool programmatic) {
   if (n == 0) return cudaSuccess;
   if (int64_t(k) * ff > INT32_MAX) return cudaErrorInvalidValue;  // piece offsets inside a token's h are 32-bit
   const bool vec = ff % 8 == 0 && reinterpret_cast<uintptr_t>(h) % 16 == 0 &&
                    reinterpret_cast<uintptr_t>(down) % 16 == 0;
   const dim3 grid(unsigned((d + kDownRowsPerCta - 1) / kDownRowsPerCta), unsigned(n));
-  if (vec)
-    experts_down_kernel<8><<<grid, kDownWarps * 32, 0, s>>>(h, k, ids, wts, down, d, ff, out, os);
-  else
-    experts_down_kernel<1><<<grid, kDownWarps * 32, 0, s>>>(h, k, ids, wts, down, d, ff, out, os);
-  return cudaGetLastError();
+  return launch(vec ? experts_down_kernel<8> : experts_down_kernel<1>, grid, dim3(kDownWarps * 32), 0, s, programmatic,
+                h, k, ids, wts, down, d, ff, out, os);
 }
 
 }  // namespace folio::kernels::ops

@@ -2,6 +2,9 @@
 // and the random fill used by benchmarks (see model_ops.hpp).
 #include <algorithm>
 
+#include "kernels/head_norm_rope.cuh"
+#include "kernels/launch.cuh"
+#include "kernels/mma_common.cuh"
 #include "kernels/model_ops.hpp"
 #include "kernels/ops_common.cuh"
 
@@ -9,6 +12,9 @@ namespace folio::kernels::ops {
 namespace {
 
 using namespace detail;
+using kernels::detail::griddep_launch_dependents;
+using kernels::detail::griddep_wait;
+using kernels::detail::launch;
 
 __global__ void f32_to_bf16_kernel(const float* x, int64_t xs, int64_t rows, int64_t cols, bf16* y, int64_t ys) {
   const int64_t total = rows * cols;
@@ -40,6 +46,7 @@ __global__ void embed_kernel(const bf16* table, int64_t cols, const int32_t* ids
 template <bool kCached>
 __global__ void rms_norm_kernel(float* x, int64_t xs, const float* add, int64_t as, int64_t cols, const float* gamma,
                                 float eps, float* y, int64_t ys) {
+  griddep_wait();  // x and add come from the kernels before (programmatic launch)
   float* xr = x + blockIdx.x * xs;
   const float* ar = add ? add + blockIdx.x * as : nullptr;
   float* yr = y + blockIdx.x * ys;
@@ -63,6 +70,7 @@ __global__ void rms_norm_kernel(float* x, int64_t xs, const float* add, int64_t 
       ss += v[j].x * v[j].x + v[j].y * v[j].y + v[j].z * v[j].z + v[j].w * v[j].w;
     }
     ss = block_sum(ss);
+    griddep_launch_dependents();  // only the scaling is left: the next kernel may be scheduled
     const float inv = 1.0f / sqrtf(ss / float(cols) + eps);
 #pragma unroll
     for (int j = 0; j < kMax; ++j) {
@@ -79,6 +87,7 @@ __global__ void rms_norm_kernel(float* x, int64_t xs, const float* add, int64_t 
       ss += xr[c] * xr[c];
     }
     ss = block_sum(ss);
+    griddep_launch_dependents();
     const float inv = 1.0f / sqrtf(ss / float(cols) + eps);
     for (int64_t c = threadIdx.x; c < cols; c += blockDim.x) yr[c] = xr[c] * inv * gamma[c];
   }
@@ -143,41 +152,20 @@ __global__ void rope_kernel(float* x, int64_t xs, int64_t rows, int n_heads, int
 }
 
 // head_norm_rope: one warp per (row, head) does qwen3's q/k norm and RoPE in one
-// pass. The normalised head goes through the warp's shared-memory slice (the
-// rotation pairs elements that different lanes hold); the arithmetic is that of
-// head_rms_norm_kernel then rope_kernel, so the results are the same bits.
-constexpr int kHeadNormRopeWarps = 8, kHeadNormRopeMaxDim = 256;
+// pass (head_norm_rope_warp: the same bits as head_rms_norm_kernel then rope_kernel).
+constexpr int kHeadNormRopeWarps = 8;
 __global__ void __launch_bounds__(kHeadNormRopeWarps * 32)
     head_norm_rope_kernel(float* x, int64_t xs, int64_t rows, int n_heads, int head_dim, const float* gamma, float eps,
                           int64_t pos0, float theta, int rot, bool neox) {
   __shared__ float head[kHeadNormRopeWarps][kHeadNormRopeMaxDim];
+  griddep_wait();  // x comes from the kernel before (programmatic launch)
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int64_t task = blockIdx.x * int64_t(kHeadNormRopeWarps) + warp;
   if (task >= rows * n_heads) return;
   const int64_t r = task / n_heads;
-  float* v = x + r * xs + (task % n_heads) * head_dim;
-  float* hv = head[warp];
-  float ss = 0.0f;
-  for (int c = lane; c < head_dim; c += 32) {
-    hv[c] = v[c];
-    ss += hv[c] * hv[c];
-  }
-  ss = warp_sum(ss);
-  const float inv_norm = 1.0f / sqrtf(ss / float(head_dim) + eps);
-  for (int c = lane; c < head_dim; c += 32) hv[c] = hv[c] * inv_norm * gamma[c];
-  __syncwarp();
-  const int half = rot / 2;
-  for (int p = lane; p < half; p += 32) {
-    const float inv = 1.0f / powf(theta, float(2 * p) / float(rot));
-    const float a = float(pos0 + r) * inv;
-    float sn, cs;
-    sincosf(a, &sn, &cs);
-    const int i1 = neox ? p : 2 * p, i2 = neox ? p + half : 2 * p + 1;
-    const float x1 = hv[i1], x2 = hv[i2];
-    v[i1] = x1 * cs - x2 * sn;
-    v[i2] = x2 * cs + x1 * sn;
-  }
-  for (int c = rot + lane; c < head_dim; c += 32) v[c] = hv[c];  // past the rotary dims: normalised only
+  head_norm_rope_warp(x + r * xs + (task % n_heads) * head_dim, head[warp], head_dim, gamma, eps, pos0 + r, theta, rot,
+                      neox, lane, nullptr);
+  griddep_launch_dependents();
 }
 
 // grid (column blocks, rows): no 64-bit division per element; float4 when aligned.
@@ -263,38 +251,36 @@ cudaError_t embed(const bf16* table, int64_t cols, const int32_t* ids, int64_t n
 
 namespace {
 cudaError_t launch_rms_norm(float* x, int64_t xs, const float* add, int64_t as, int64_t rows, int64_t cols,
-                            const float* gamma, float eps, float* y, int64_t ys, cudaStream_t s) {
+                            const float* gamma, float eps, float* y, int64_t ys, cudaStream_t s, bool programmatic) {
   if (rows == 0) return cudaSuccess;
   const bool cached = cols % 4 == 0 && cols <= 16 * kThreads && xs % 4 == 0 && ys % 4 == 0 && aligned16(x) &&
                       aligned16(y) && aligned16(gamma) && (!add || (as % 4 == 0 && aligned16(add)));
-  if (cached)
-    rms_norm_kernel<true><<<unsigned(rows), kThreads, 0, s>>>(x, xs, add, as, cols, gamma, eps, y, ys);
-  else
-    rms_norm_kernel<false><<<unsigned(rows), kThreads, 0, s>>>(x, xs, add, as, cols, gamma, eps, y, ys);
-  return cudaGetLastError();
+  return launch(cached ? rms_norm_kernel<true> : rms_norm_kernel<false>, dim3(unsigned(rows)), dim3(kThreads), 0, s,
+                programmatic, x, xs, add, as, cols, gamma, eps, y, ys);
 }
 }  // namespace
 
 cudaError_t rms_norm(const float* x, int64_t xs, int64_t rows, int64_t cols, const float* gamma, float eps, float* y,
-                     int64_t ys, cudaStream_t s) {
+                     int64_t ys, cudaStream_t s, bool programmatic) {
   // Without `add` the kernel only reads x.
-  return launch_rms_norm(const_cast<float*>(x), xs, nullptr, 0, rows, cols, gamma, eps, y, ys, s);
+  return launch_rms_norm(const_cast<float*>(x), xs, nullptr, 0, rows, cols, gamma, eps, y, ys, s, programmatic);
 }
 
 cudaError_t add_rms_norm(float* x, int64_t xs, const float* add, int64_t as, int64_t rows, int64_t cols,
-                         const float* gamma, float eps, float* y, int64_t ys, cudaStream_t s) {
-  return launch_rms_norm(x, xs, add, as, rows, cols, gamma, eps, y, ys, s);
+                         const float* gamma, float eps, float* y, int64_t ys, cudaStream_t s, bool programmatic) {
+  return launch_rms_norm(x, xs, add, as, rows, cols, gamma, eps, y, ys, s, programmatic);
 }
 
 cudaError_t head_norm_rope(float* x, int64_t xs, int64_t rows, int n_heads, int head_dim, const float* gamma,
-                           float eps, int64_t pos0, float theta, int rot_dims, bool neox, cudaStream_t s) {
+                           float eps, int64_t pos0, float theta, int rot_dims, bool neox, cudaStream_t s,
+                           bool programmatic) {
   const int rot = rot_dims > 0 ? rot_dims : head_dim;
   if (head_dim > kHeadNormRopeMaxDim || rot > head_dim || rot % 2 != 0) return cudaErrorInvalidValue;
   const int64_t tasks = rows * n_heads;
   if (tasks == 0) return cudaSuccess;
-  head_norm_rope_kernel<<<unsigned((tasks + kHeadNormRopeWarps - 1) / kHeadNormRopeWarps), kHeadNormRopeWarps * 32,
-                          0, s>>>(x, xs, rows, n_heads, head_dim, gamma, eps, pos0, theta, rot, neox);
-  return cudaGetLastError();
+  return launch(head_norm_rope_kernel, dim3(unsigned((tasks + kHeadNormRopeWarps - 1) / kHeadNormRopeWarps)),
+                dim3(kHeadNormRopeWarps * 32), 0, s, programmatic, x, xs, rows, n_heads, head_dim, gamma, eps, pos0,
+                theta, rot, neox);
 }
 
 cudaError_t head_rms_norm(float* x, int64_t xs, int64_t rows, int n_heads, int head_dim, const float* gamma, float eps,

@@ -16,6 +16,7 @@
 #include <cooperative_groups.h>
 
 #include "kernels/attention_kernels.hpp"
+#include "kernels/launch.cuh"
 #include "kernels/mma_common.cuh"
 #include "kernels/plan_select.cuh"
 
@@ -35,6 +36,7 @@ struct RowGeometry {
 };
 
 __global__ void summarize_kernel(const PagedKv kv, int64_t n_keys, int head_dim, __nv_bfloat16* out) {
+  griddep_wait();  // the keys come from the kernels before (programmatic launch)
   const int j = blockIdx.x, h = blockIdx.y, n_kv_heads = gridDim.y;
   const int64_t page = kv.block_table ? kv.block_table[j] : j;
   const int rows = int(min64(64, n_keys - int64_t(j) * 64));
@@ -484,11 +486,11 @@ int planner_row_capacity(int64_t n_keys, int sink_blocks, int window_tokens, int
 }
 
 cudaError_t summarize_blocks(const PagedKv& kv, int64_t n_keys, int n_kv_heads, int head_dim,
-                             __nv_bfloat16* summaries, cudaStream_t stream) {
+                             __nv_bfloat16* summaries, cudaStream_t stream, bool programmatic) {
   const int64_t n_blocks = (n_keys + 63) / 64;
   if (n_blocks == 0) return cudaSuccess;
-  summarize_kernel<<<dim3(unsigned(n_blocks), n_kv_heads), head_dim, 0, stream>>>(kv, n_keys, head_dim, summaries);
-  return cudaGetLastError();
+  return launch(summarize_kernel, dim3(unsigned(n_blocks), n_kv_heads), dim3(head_dim), 0, stream, programmatic, kv,
+                n_keys, head_dim, summaries);
 }
 
 cudaError_t build_plan(const PlannerArgs& a, cudaStream_t stream) {

@@ -175,14 +175,17 @@ std::vector<Op> layer_ops(Ctx& c, int l, int64_t n, int64_t pos0) {
   // As runtime/model: the first layer's attention norm stands alone, the later
   // ones come with the previous layer's last residual step (add_rms_norm).
   if (l == 0) ops.push_back({"rms_norm", [=, &c] { c.be.rms_norm(x, Lp->attn_norm, s.eps, h); }, 0, 0});
-  ops.push_back({"wq", [=, &c] { c.be.matmul(h, Lp->wq, q); }, 2 * nn * d * double(s.qd()), 2 * d * double(s.qd())});
-  ops.push_back({"wk", [=, &c] { c.be.matmul(h, Lp->wk, k); }, 2 * nn * d * double(s.kvd()), 2 * d * double(s.kvd())});
-  ops.push_back({"wv", [=, &c] { c.be.matmul(h, Lp->wv, v); }, 2 * nn * d * double(s.kvd()), 2 * d * double(s.kvd())});
-  ops.push_back({"qk_norm_rope", [=, &c] {
-                   c.be.head_norm_rope(q, s.head_dim, Lp->q_norm, s.eps, pos0, c.rope);
-                   c.be.head_norm_rope(k, s.head_dim, Lp->k_norm, s.eps, pos0, c.rope);
+  // The q, k and v projections of one input: one GEMV launch in decode.
+  const double qkv_rows = double(s.qd() + 2 * s.kvd());
+  ops.push_back({"wqkv", [=, &c] {
+                   const backend::Projection qkv[] = {{&Lp->wq, q}, {&Lp->wk, k}, {&Lp->wv, v}};
+                   c.be.matmul_shared_input(h, qkv);
+                 }, 2 * nn * d * qkv_rows, 2 * d * qkv_rows});
+  // q/k norm, RoPE, the K/V store and the block summaries: one launch in decode.
+  ops.push_back({"qk_norm_rope_kv", [=, &c] {
+                   c.be.qk_norm_rope_kv_write(q, k, v, s.head_dim, Lp->q_norm, Lp->k_norm, s.eps, pos0, c.rope, c.cache,
+                                              l);
                  }, 0, 0});
-  ops.push_back({"kv_write", [=, &c] { c.be.kv_write(c.cache, l, pos0, k, v); }, 0, 0});
   ops.push_back({"attention", [=, &c] { c.be.attention(q, c.cache, l, pos0, c.ap, att); },
                  4.0 * nn * att_keys * double(s.qd()), kv_bytes});
   ops.push_back({"wo", [=, &c] { c.be.matmul(att, Lp->wo, h); }, 2 * nn * d * double(s.qd()), 2 * d * double(s.qd())});

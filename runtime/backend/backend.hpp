@@ -115,6 +115,12 @@ struct RopeParams {
   int rot_dims = 0;  // leading dims of each head rotated; 0 = the whole head
 };
 
+// One projection of a shared input: y = x W^T (matmul_shared_input).
+struct Projection {
+  const Weight* w = nullptr;
+  Act y;
+};
+
 struct MoeWeights {
   const Weight* router = nullptr;  // [n_expert rows][d cols], f32 logits
   const Weight* gate = nullptr;    // count = n_expert, [ff][d]
@@ -230,6 +236,12 @@ class Backend {
   // --- matmuls -------------------------------------------------------------
   // y = x W^T: x [n][w.cols], y [n][w.rows]; matrix `index` of a stacked weight.
   virtual void matmul(const Act& x, const Weight& w, const Act& y, int64_t index = 0) = 0;
+  // matmul of one x by several weights (the q, k and v projections of a
+  // layer), which a backend may run as one pass over the weights. The outputs
+  // must not overlap x or each other.
+  virtual void matmul_shared_input(const Act& x, std::span<const Projection> out) {
+    for (const Projection& p : out) matmul(x, *p.w, p.y);
+  }
   // Dense SwiGLU feed-forward: out = down(silu(gate x) * up x).
   virtual void ffn_swiglu(const Act& x, const Weight& gate, const Weight& up, const Weight& down,
                           const Act& out) = 0;
@@ -243,6 +255,16 @@ class Backend {
   // Stores k, v ([n][n_kv_heads*head_dim]) of `layer` at positions pos0..pos0+n-1
   // and updates the block summaries of the blocks they touch.
   virtual void kv_write(KvCache& cache, int layer, int64_t pos0, const Act& k, const Act& v) = 0;
+  // qwen3's attention input: head_norm_rope of q (gain q_norm) and of k
+  // (k_norm), then kv_write of k and v, which a backend may do in one pass for
+  // a decode step. q and k are rotated in place, as by the separate calls.
+  virtual void qk_norm_rope_kv_write(const Act& q, const Act& k, const Act& v, int head_dim, const Weight& q_norm,
+                                     const Weight& k_norm, float eps, int64_t pos0, const RopeParams& p,
+                                     KvCache& cache, int layer) {
+    head_norm_rope(q, head_dim, q_norm, eps, pos0, p);
+    head_norm_rope(k, head_dim, k_norm, eps, pos0, p);
+    kv_write(cache, layer, pos0, k, v);
+  }
   // out = softmax(q K^T * scale) V per query head, GQA (query head h reads KV
   // head h / (n_heads / n_kv_heads)), causal: query row r (position pos0 + r)
   // sees cache positions 0 .. pos0 + r. With `plan`, only the KV blocks (and

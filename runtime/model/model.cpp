@@ -193,17 +193,15 @@ void Session::forward(std::span<const TokenId> tokens, std::vector<float>* all) 
   if (hp.n_layers > 0) be.rms_norm(x, m.layer(0).attn_norm, hp.rms_eps, h);
   for (int l = 0; l < hp.n_layers; ++l) {
     const LayerWeights& L = m.layer(l);
-    be.matmul(h, L.wq, q);
-    be.matmul(h, L.wk, k);
-    be.matmul(h, L.wv, v);
+    const backend::Projection qkv[] = {{&L.wq, q}, {&L.wk, k}, {&L.wv, v}};
+    be.matmul_shared_input(h, qkv);
     if (hp.qk_norm) {
-      be.head_norm_rope(q, hp.head_dim, L.q_norm, hp.rms_eps, pos0, rope);
-      be.head_norm_rope(k, hp.head_dim, L.k_norm, hp.rms_eps, pos0, rope);
+      be.qk_norm_rope_kv_write(q, k, v, hp.head_dim, L.q_norm, L.k_norm, hp.rms_eps, pos0, rope, *cache_, l);
     } else {
       be.rope(q, hp.head_dim, pos0, rope);
       be.rope(k, hp.head_dim, pos0, rope);
+      be.kv_write(*cache_, l, pos0, k, v);
     }
-    be.kv_write(*cache_, l, pos0, k, v);
     if (observer_) observer_(l, q, pos0);
     if (sparse_ && !sparse_->dense) {
       // Global positions the planner may use: those already in the cache.

@@ -7,8 +7,10 @@
 // prefill GEMM paths), attention with GQA ratios 1/2/4/8, head dims 32 (the
 // generic kernel), 64 and 128, a chunk at an odd offset, a decode step, a host
 // sparse plan (against attn::attend_plan) and the GPU planner with a budget
-// covering every block (must equal dense). Limits: 1e-3 relative for f32 paths,
-// 1e-2 where bf16 rounding enters.
+// covering every block (must equal dense); the fused decode ops
+// (matmul_shared_input, qk_norm_rope_kv_write) against the CPU's separate ops,
+// and the fused KV write's cache bit for bit against the unfused GPU ops.
+// Limits: 1e-3 relative for f32 paths, 1e-2 where bf16 rounding enters.
 // Model level: make-tiny models (qwen3moe and qwen3; f32, bf16 and q8_0 weights)
 // and the parity fixtures (tests/data/parity/<name>/, converted in-process).
 // The GPU runs the prompt and then the CPU's 32 greedy tokens one decode step at
@@ -45,7 +47,9 @@
 #include "runtime/attention/plan.hpp"
 #include "runtime/attention/reference.hpp"
 #include "runtime/backend/cpu/cpu_backend.hpp"
+#include "runtime/backend/cpu/cpu_kv_cache.hpp"
 #include "runtime/backend/cuda/cuda_backend.hpp"
+#include "runtime/backend/cuda/cuda_kv_cache.hpp"
 #include "runtime/common/error.hpp"
 #include "runtime/common/json.hpp"
 #include "runtime/convert/convert.hpp"
@@ -130,6 +134,9 @@ class RoutingRecorder final : public backend::Backend {
   void matmul(const backend::Act& x, const backend::Weight& w, const backend::Act& y, int64_t i) override {
     in_.matmul(x, w, y, i);
   }
+  void matmul_shared_input(const backend::Act& x, std::span<const backend::Projection> out) override {
+    in_.matmul_shared_input(x, out);
+  }
   void ffn_swiglu(const backend::Act& x, const backend::Weight& g, const backend::Weight& u, const backend::Weight& d,
                   const backend::Act& o) override {
     in_.ffn_swiglu(x, g, u, d, o);
@@ -174,6 +181,11 @@ class RoutingRecorder final : public backend::Backend {
   }
   void kv_write(backend::KvCache& c, int l, int64_t pos0, const backend::Act& k, const backend::Act& v) override {
     in_.kv_write(c, l, pos0, k, v);
+  }
+  void qk_norm_rope_kv_write(const backend::Act& q, const backend::Act& k, const backend::Act& v, int hd,
+                             const backend::Weight& qn, const backend::Weight& kn, float e, int64_t pos0,
+                             const backend::RopeParams& p, backend::KvCache& c, int l) override {
+    in_.qk_norm_rope_kv_write(q, k, v, hd, qn, kn, e, pos0, p, c, l);
   }
   void attention(const backend::Act& q, backend::KvCache& c, int l, int64_t pos0, const backend::AttentionParams& p,
                  const backend::Act& o, const attn::Plan* plan) override {
@@ -503,6 +515,153 @@ class Checker {
         record(name + (norm ? " renorm" : "") + (n <= 8 ? " (fused gemv)" : " (grouped)"), dims({n, d, ff}), err,
                kBf16Limit, sc == sg ? "routing counts equal" : "ROUTING COUNTS DIFFER", sc == sg);
       }
+  }
+
+  // --- fused decode ops --------------------------------------------------------------
+  // matmul_shared_input (one GEMV launch over several matrices in decode) against
+  // the CPU's separate matmuls: a q/k/v-like triple of odd row counts, wide
+  // (row-split GEMV) and narrow unaligned inputs, decode row counts and one
+  // past them (the separate GEMMs).
+  void shared_input_matmuls() {
+    for (const int64_t cols : {int64_t(2048), int64_t(333)}) {
+      const int64_t rows[3] = {301, 77, 77};
+      std::vector<std::unique_ptr<HostTensor>> wh;
+      std::vector<Weight> wc, wg;
+      for (int i = 0; i < 3; ++i) {
+        wh.push_back(encode("blk.0.attn_" + std::string(1, "qkv"[i]) + ".weight", WeightType::bf16, 1, rows[i], cols,
+                            random_values(rng_, size_t(rows[i] * cols), 0.05f)));
+        wc.push_back(cpu_->upload(wh.back()->view));
+        wg.push_back(gpu_->upload(wh.back()->view));
+      }
+      for (const int64_t n : {1, 3, 8, 9}) {
+        const auto x = random_values(rng_, size_t(n * cols), 1.0f);
+        auto [c, g] = both(n, cols, x);
+        std::vector<Tensor> yc, yg;
+        std::vector<backend::Projection> pc, pg;
+        for (int i = 0; i < 3; ++i) {
+          yc.push_back(upload_act(*cpu_, n, rows[i], {}));
+          yg.push_back(upload_act(*gpu_, n, rows[i], {}));
+        }
+        for (int i = 0; i < 3; ++i) {
+          pc.push_back({&wc[size_t(i)], yc[size_t(i)].act});
+          pg.push_back({&wg[size_t(i)], yg[size_t(i)].act});
+        }
+        cpu_->matmul_shared_input(c.act, pc);
+        gpu_->matmul_shared_input(g.act, pg);
+        double err = 0;
+        for (int i = 0; i < 3; ++i)
+          err = std::max(err, rel_error(download(*gpu_, yg[size_t(i)].act), download(*cpu_, yc[size_t(i)].act)));
+        record(std::string("matmul_shared_input") + (n <= 8 ? " (one gemv)" : " (cublas)"),
+               dims({n, cols}) + "->301+77+77", err, kBf16Limit);
+      }
+    }
+  }
+
+  // qk_norm_rope_kv_write (one launch in decode) against the CPU's head_norm_rope,
+  // head_norm_rope, kv_write: a cache prefilled to pos0, then `rows` rows written
+  // (a row that completes a block, one that starts a block, rows across a block
+  // boundary). q and k against the CPU (f32), the block summaries against the
+  // CPU's mean keys, attention of the last written position over the cache
+  // (the stored K/V), and the GPU cache (keys, values, summaries) against the
+  // unfused GPU sequence on a twin cache: the same bits.
+  struct FusedKvCase {
+    int head_dim, n_heads, n_kv_heads;
+    bool neox;
+    int rot_dims;
+    int64_t pos0, rows;
+  };
+
+  void qk_norm_rope_kv() {
+    for (const FusedKvCase& fc : {FusedKvCase{128, 32, 4, true, 0, 63, 1}, FusedKvCase{128, 32, 4, true, 0, 64, 1},
+                                  FusedKvCase{128, 32, 4, true, 0, 126, 3}, FusedKvCase{64, 8, 2, false, 32, 61, 3},
+                                  FusedKvCase{64, 8, 2, false, 32, 64, 1}, FusedKvCase{48, 6, 3, true, 0, 190, 3},
+                                  FusedKvCase{128, 16, 2, true, 0, 1000, 9}})
+      guarded("qk_norm_rope_kv d" + std::to_string(fc.head_dim), [&] { qk_norm_rope_kv_case(fc); });
+  }
+
+  void qk_norm_rope_kv_case(const FusedKvCase& fc) {
+    const int D = fc.head_dim, H = fc.n_heads, HK = fc.n_kv_heads;
+    const int64_t qd = int64_t(H) * D, kvd = int64_t(HK) * D, n = fc.rows, pos0 = fc.pos0, end = pos0 + n;
+    kv::CacheConfig cc{1, HK, D, 4096, false};
+    auto cache_c = cpu_->make_kv_cache(cc);
+    auto cache_g = gpu_->make_kv_cache(cc), twin_g = gpu_->make_kv_cache(cc);
+    {  // the prefix
+      const auto kk = random_values(rng_, size_t(pos0 * kvd), 1.0f), vv = random_values(rng_, size_t(pos0 * kvd), 1.0f);
+      auto [kc, kg] = both(pos0, kvd, kk);
+      auto [vc, vg] = both(pos0, kvd, vv);
+      cpu_->kv_write(*cache_c, 0, 0, kc.act, vc.act);
+      gpu_->kv_write(*cache_g, 0, 0, kg.act, vg.act);
+      gpu_->kv_write(*twin_g, 0, 0, kg.act, vg.act);
+    }
+    backend::RopeParams rp;
+    rp.style = fc.neox ? backend::RopeParams::Style::neox : backend::RopeParams::Style::interleaved;
+    rp.theta = 1e6f;
+    rp.rot_dims = fc.rot_dims;
+    std::vector<float> gains(static_cast<size_t>(2 * D));
+    for (auto& g : gains) g = 0.5f + float(rng_() % 1000) / 1000.0f;
+    const auto qh = encode("q_norm.weight", WeightType::f32, 1, 1, D, std::vector<float>(gains.begin(), gains.begin() + D));
+    const auto kh = encode("k_norm.weight", WeightType::f32, 1, 1, D, std::vector<float>(gains.begin() + D, gains.end()));
+    const Weight qnc = cpu_->upload(qh->view), knc = cpu_->upload(kh->view);
+    const Weight qng = gpu_->upload(qh->view), kng = gpu_->upload(kh->view);
+    const auto q = random_values(rng_, size_t(n * qd), 3.0f), k = random_values(rng_, size_t(n * kvd), 3.0f),
+               v = random_values(rng_, size_t(n * kvd), 1.0f);
+    auto [qc, qg] = both(n, qd, q);
+    auto [kc, kg] = both(n, kvd, k);
+    auto [vc, vg] = both(n, kvd, v);
+    auto qg2 = upload_act(*gpu_, n, qd, q), kg2 = upload_act(*gpu_, n, kvd, k);  // the twin's inputs
+    cpu_->qk_norm_rope_kv_write(qc.act, kc.act, vc.act, D, qnc, knc, 1e-6f, pos0, rp, *cache_c, 0);
+    gpu_->qk_norm_rope_kv_write(qg.act, kg.act, vg.act, D, qng, kng, 1e-6f, pos0, rp, *cache_g, 0);
+    gpu_->backend::Backend::qk_norm_rope_kv_write(qg2.act, kg2.act, vg.act, D, qng, kng, 1e-6f, pos0, rp, *twin_g, 0);
+    const std::string shape = "H" + std::to_string(H) + "/" + std::to_string(HK) + " d" + std::to_string(D) + " " +
+                              std::to_string(n) + "@" + std::to_string(pos0);
+    const std::string name = std::string("qk_norm_rope_kv ") + (fc.neox ? "neox" : "interleaved") +
+                             (fc.rot_dims ? " rot " + std::to_string(fc.rot_dims) : "") + (n > 8 ? " (prefill path)" : "");
+    record(name + ": q, k", shape,
+           std::max(rel_error(download(*gpu_, qg.act), download(*cpu_, qc.act)),
+                    rel_error(download(*gpu_, kg.act), download(*cpu_, kc.act))),
+           kF32Limit);
+    // Summaries against the CPU's mean keys (f32 there, bf16 here).
+    const CacheDump fused = dump(*cache_g, end), twin = dump(*twin_g, end);
+    auto& pc = dynamic_cast<cpu::CpuKvCache&>(*cache_c).paged();
+    std::vector<float> want;
+    for (int64_t b = 0; b < kv::blocks_for(end); ++b)
+      for (int h = 0; h < HK; ++h) want.insert(want.end(), pc.key_mean(0, b, h), pc.key_mean(0, b, h) + D);
+    record(name + ": block summaries", shape, rel_error(fused.sums, want), kBf16Limit);
+    int64_t differ = 0;
+    const std::pair<const std::vector<float>*, const std::vector<float>*> pairs[] = {
+        {&fused.keys, &twin.keys}, {&fused.values, &twin.values}, {&fused.sums, &twin.sums}};
+    for (const auto& [a, b] : pairs)
+      for (size_t i = 0; i < a->size(); ++i) differ += (*a)[i] != (*b)[i];
+    record(name + ": cache = unfused GPU", shape, double(differ), 0.5,
+           std::to_string(differ) + " of " + std::to_string(fused.keys.size() * 2 + fused.sums.size()) +
+               " values differ");
+    // The stored K/V, through attention of the last written position.
+    backend::AttentionParams p{H, HK, D, 1.0f / std::sqrt(float(D))};
+    const Act lq_c = qc.act.slice_rows(n - 1, 1), lq_g = qg.act.slice_rows(n - 1, 1);
+    auto oc = upload_act(*cpu_, 1, qd, {});
+    auto og = upload_act(*gpu_, 1, qd, {});
+    cpu_->attention(lq_c, *cache_c, 0, end - 1, p, oc.act);
+    gpu_->attention(lq_g, *cache_g, 0, end - 1, p, og.act);
+    record(name + ": attention after", shape, rel_error(download(*gpu_, og.act), download(*cpu_, oc.act)), kBf16Limit);
+  }
+
+  // Layer 0 of a GPU cache for positions < n: keys, values and block summaries as floats.
+  struct CacheDump {
+    std::vector<float> keys, values, sums;
+  };
+  CacheDump dump(backend::KvCache& cache, int64_t n) {
+    const auto& c = dynamic_cast<const cuda::CudaKvCache&>(cache);
+    gpu_->synchronize();
+    auto get = [](const void* src, int64_t count) {
+      std::vector<uint16_t> h(static_cast<size_t>(count));
+      if (cudaMemcpy(h.data(), src, h.size() * 2, cudaMemcpyDeviceToHost) != cudaSuccess)
+        fail(Errc::internal, "cudaMemcpy of the KV cache failed");
+      std::vector<float> f(h.size());
+      for (size_t i = 0; i < h.size(); ++i) f[i] = bf16_to_f32(h[i]);
+      return f;
+    };
+    return {get(c.keys(0), n * c.row_elems()), get(c.values(0), n * c.row_elems()),
+            get(c.summaries(0), kv::blocks_for(n) * c.row_elems())};
   }
 
   // --- KV cache and attention ------------------------------------------------------
@@ -1215,6 +1374,8 @@ int main(int argc, char** argv) {
     c.guarded("matmuls", [&] { c.matmuls(); });
     c.guarded("ffn", [&] { c.ffn(); });
     c.guarded("moe", [&] { c.moe(); });
+    c.guarded("matmul_shared_input", [&] { c.shared_input_matmuls(); });
+    c.qk_norm_rope_kv();
     c.attention();
     c.tiny_models();
     c.guarded("max_device_memory", [&] { c.device_memory_cap(); });

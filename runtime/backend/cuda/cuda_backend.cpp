@@ -31,6 +31,12 @@ const float* gamma_of(const Weight& g, int64_t n, const char* what) {
   return static_cast<const float*>(g.data);
 }
 
+void check_matmul_shapes(const Act& x, const Weight& w, const Act& y) {
+  if (x.cols != w.cols || y.cols != w.rows || y.rows != x.rows)
+    fail(Errc::invalid_argument, "matmul with '" + w.name + "': x is " + shape(x) + ", weight [" +
+                                     std::to_string(w.rows) + "][" + std::to_string(w.cols) + "], y " + shape(y));
+}
+
 bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -49,6 +55,7 @@ CudaBackendImpl::CudaBackendImpl(const CudaOptions& o)
   cudaDeviceProp prop{};
   check(cudaGetDeviceProperties(&prop, device_), "device properties");
   sm_count_ = prop.multiProcessorCount;
+  pdl_ = prop.major >= 9;
   device_name_ = prop.name;
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "stream");
   check_cublas(cublasCreate(&cublas_), "create");
@@ -139,7 +146,7 @@ Weight CudaBackendImpl::random_weight(const std::string& name, WeightType type, 
 }
 
 std::unique_ptr<backend::KvCache> CudaBackendImpl::make_kv_cache(const kv::CacheConfig& config) {
-  return std::make_unique<CudaKvCache>(config, stream_, budget_);
+  return std::make_unique<CudaKvCache>(config, stream_, budget_, pdl_);
 }
 
 void CudaBackendImpl::to_host(const Act& src, std::span<float> dst) {
@@ -254,7 +261,7 @@ void CudaBackendImpl::rms_norm(const Act& x, const Weight& gamma, float eps, con
   forget_converted_input();
   if (x.rows != y.rows || x.cols != y.cols) fail(Errc::invalid_argument, "rms_norm: shape mismatch");
   check(ops::rms_norm(x.data, x.stride, x.rows, x.cols, gamma_of(gamma, x.cols, "rms_norm"), eps, y.data, y.stride,
-                      stream_),
+                      stream_, pdl_),
         "rms_norm");
 }
 
@@ -287,7 +294,7 @@ void CudaBackendImpl::add_rms_norm(const Act& y, const Act& x, const Weight& gam
   if (x.rows != y.rows || x.cols != y.cols || out.rows != y.rows || out.cols != y.cols)
     fail(Errc::invalid_argument, "add_rms_norm: shape mismatch");
   check(ops::add_rms_norm(y.data, y.stride, x.data, x.stride, y.rows, y.cols, gamma_of(gamma, y.cols, "add_rms_norm"),
-                          eps, out.data, out.stride, stream_),
+                          eps, out.data, out.stride, stream_, pdl_),
         "add_rms_norm");
 }
 
@@ -303,7 +310,7 @@ void CudaBackendImpl::head_norm_rope(const Act& x, int head_dim, const Weight& g
   }
   check(ops::head_norm_rope(x.data, x.stride, x.rows, int(x.cols / head_dim), head_dim,
                             gamma_of(gamma, head_dim, "head_norm_rope"), eps, pos0, p.theta, rot,
-                            p.style == backend::RopeParams::Style::neox, stream_),
+                            p.style == backend::RopeParams::Style::neox, stream_, pdl_),
         "head_norm_rope");
 }
 
@@ -327,7 +334,7 @@ void CudaBackendImpl::gemm_f32_in(const float* x, int64_t xs, int64_t n, const W
   const void* wm = w.matrix(index);
   if (w.type == WeightType::f32) {
     if (n <= ops::kGemvMaxRows) {
-      check(ops::gemv_f32(x, xs, int(n), static_cast<const float*>(wm), w.rows, w.cols, y, ys, stream_), "gemv");
+      check(ops::gemv_f32(x, xs, int(n), static_cast<const float*>(wm), w.rows, w.cols, y, ys, stream_, pdl_), "gemv");
       return;
     }
     const float alpha = 1.0f, beta = 0.0f;
@@ -338,7 +345,7 @@ void CudaBackendImpl::gemm_f32_in(const float* x, int64_t xs, int64_t n, const W
   }
   if (w.type != WeightType::bf16) fail(Errc::invalid_argument, "matmul: '" + w.name + "' was not uploaded here");
   if (n <= ops::kGemvMaxRows) {
-    check(ops::gemv_bf16(x, xs, int(n), static_cast<const bf16*>(wm), w.rows, w.cols, y, ys, stream_), "gemv");
+    check(ops::gemv_bf16(x, xs, int(n), static_cast<const bf16*>(wm), w.rows, w.cols, y, ys, stream_, pdl_), "gemv");
     return;
   }
   const ConvertedInput key{x, n, w.cols, xs};
@@ -356,10 +363,27 @@ void CudaBackendImpl::gemm_f32_in(const float* x, int64_t xs, int64_t n, const W
 }
 
 void CudaBackendImpl::matmul(const Act& x, const Weight& w, const Act& y, int64_t index) {
-  if (x.cols != w.cols || y.cols != w.rows || y.rows != x.rows)
-    fail(Errc::invalid_argument, "matmul with '" + w.name + "': x is " + shape(x) + ", weight [" +
-                                     std::to_string(w.rows) + "][" + std::to_string(w.cols) + "], y " + shape(y));
+  check_matmul_shapes(x, w, y);
   gemm_f32_in(x.data, x.stride, x.rows, w, index, y.data, y.stride);
+}
+
+void CudaBackendImpl::matmul_shared_input(const Act& x, std::span<const backend::Projection> out) {
+  // Decode-sized, bf16 weights: one GEMV launch over all the matrices.
+  bool fused = x.rows >= 1 && x.rows <= ops::kGemvMaxRows && !out.empty() &&
+               out.size() <= size_t(ops::kGemvMaxMatrices);
+  for (const backend::Projection& p : out) {
+    check_matmul_shapes(x, *p.w, p.y);
+    fused = fused && p.w->type == WeightType::bf16;
+  }
+  if (!fused) {
+    Backend::matmul_shared_input(x, out);
+    return;
+  }
+  ops::GemvMatrix m[ops::kGemvMaxMatrices];
+  for (size_t i = 0; i < out.size(); ++i)
+    m[i] = {static_cast<const bf16*>(out[i].w->data), out[i].w->rows, out[i].y.data, out[i].y.stride};
+  check(ops::gemv_bf16_multi(x.data, x.stride, int(x.rows), std::span(m, out.size()), x.cols, stream_, pdl_),
+        "gemv (shared input)");
 }
 
 void CudaBackendImpl::ffn_swiglu(const Act& x, const Weight& gate, const Weight& up, const Weight& down,
@@ -400,6 +424,48 @@ void CudaBackendImpl::kv_write(backend::KvCache& cache, int layer, int64_t pos0,
   if (k.rows != v.rows || k.cols != c.row_elems() || v.cols != k.cols)
     fail(Errc::invalid_argument, "kv_write: k/v must be [n][n_kv_heads*head_dim]");
   c.write(layer, pos0, k.rows, k.data, k.stride, v.data, v.stride);
+}
+
+void CudaBackendImpl::qk_norm_rope_kv_write(const Act& q, const Act& k, const Act& v, int head_dim,
+                                            const Weight& q_norm, const Weight& k_norm, float eps, int64_t pos0,
+                                            const backend::RopeParams& p, backend::KvCache& cache, int layer) {
+  forget_converted_input();
+  CudaKvCache& c = cuda_cache(cache);
+  // Prefill (and heads past the fused kernel's shared-memory slice): the separate ops.
+  if (q.rows > ops::kGemvMaxRows || head_dim > 256) {
+    Backend::qk_norm_rope_kv_write(q, k, v, head_dim, q_norm, k_norm, eps, pos0, p, cache, layer);
+    return;
+  }
+  const int rot = p.rot_dims > 0 ? p.rot_dims : head_dim;
+  if (head_dim <= 0 || q.cols % head_dim != 0 || rot % 2 != 0 || rot > head_dim)
+    fail(Errc::invalid_argument, "qk_norm_rope_kv_write: bad head_dim / rotary dims");
+  if (head_dim != c.config().head_dim || k.rows != q.rows || v.rows != q.rows || k.cols != c.row_elems() ||
+      v.cols != k.cols)
+    fail(Errc::invalid_argument, "qk_norm_rope_kv_write: k/v must be [n][n_kv_heads*head_dim] of the cache's heads");
+  ops::QkNormRopeKvArgs a;
+  a.q_gamma = gamma_of(q_norm, head_dim, "qk_norm_rope_kv_write");
+  a.k_gamma = gamma_of(k_norm, head_dim, "qk_norm_rope_kv_write");
+  a.n_cached = c.begin_write(layer, pos0, q.rows);
+  if (q.rows == 0) return;
+  a.q = q.data;
+  a.q_stride = q.stride;
+  a.k = k.data;
+  a.k_stride = k.stride;
+  a.v = v.data;
+  a.v_stride = v.stride;
+  a.rows = q.rows;
+  a.n_heads = int(q.cols / head_dim);
+  a.n_kv_heads = c.config().n_kv_heads;
+  a.head_dim = head_dim;
+  a.eps = eps;
+  a.pos0 = pos0;
+  a.theta = p.theta;
+  a.rot_dims = rot;
+  a.neox = p.style == backend::RopeParams::Style::neox;
+  a.k_cache = c.keys(layer);
+  a.v_cache = c.values(layer);
+  a.summaries = c.summaries(layer);
+  check(ops::qk_norm_rope_kv(a, stream_, pdl_), "q/k norm, rope and kv write");
 }
 
 // --- factory ---------------------------------------------------------------------

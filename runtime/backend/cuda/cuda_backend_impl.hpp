@@ -59,6 +59,7 @@ class CudaBackendImpl final : public CudaBackend {
                       const backend::RopeParams& p) override;
 
   void matmul(const backend::Act& x, const backend::Weight& w, const backend::Act& y, int64_t index) override;
+  void matmul_shared_input(const backend::Act& x, std::span<const backend::Projection> out) override;
   void ffn_swiglu(const backend::Act& x, const backend::Weight& gate, const backend::Weight& up,
                   const backend::Weight& down, const backend::Act& out) override;
   void moe(const backend::Act& x, const backend::MoeWeights& w, const backend::MoeParams& p, const backend::Act& out,
@@ -66,6 +67,9 @@ class CudaBackendImpl final : public CudaBackend {
 
   void kv_write(backend::KvCache& cache, int layer, int64_t pos0, const backend::Act& k,
                 const backend::Act& v) override;
+  void qk_norm_rope_kv_write(const backend::Act& q, const backend::Act& k, const backend::Act& v, int head_dim,
+                             const backend::Weight& q_norm, const backend::Weight& k_norm, float eps, int64_t pos0,
+                             const backend::RopeParams& p, backend::KvCache& cache, int layer) override;
   void attention(const backend::Act& q, backend::KvCache& cache, int layer, int64_t pos0,
                  const backend::AttentionParams& p, const backend::Act& out, const attn::Plan* plan) override;
   void attention_sparse(const backend::Act& q, backend::KvCache& cache, int layer, int64_t pos0,
@@ -132,6 +136,9 @@ class CudaBackendImpl final : public CudaBackend {
   ConvertedInput xb_key_;
 
   int device_ = 0, sm_count_ = 0;
+  // Programmatic dependent launch for the decode-path kernels (sm_90+ only;
+  // kernels/launch.cuh): each is scheduled while the kernel before it finishes.
+  bool pdl_ = false;
   DeviceBudgetPtr budget_;  // every device allocation of this backend (max_device_memory)
   std::string device_name_;
   cudaStream_t stream_ = nullptr;

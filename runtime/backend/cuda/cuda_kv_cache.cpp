@@ -13,8 +13,8 @@ namespace {
 constexpr int64_t kGrowBlocks = 16;  // allocation granule: 1024 tokens
 }
 
-CudaKvCache::CudaKvCache(const kv::CacheConfig& c, cudaStream_t stream, DeviceBudgetPtr budget)
-    : config_(c), stream_(stream), budget_(std::move(budget)) {
+CudaKvCache::CudaKvCache(const kv::CacheConfig& c, cudaStream_t stream, DeviceBudgetPtr budget, bool programmatic)
+    : config_(c), stream_(stream), budget_(std::move(budget)), programmatic_(programmatic) {
   if (c.n_layers <= 0 || c.n_kv_heads <= 0 || c.head_dim <= 0 || c.max_tokens <= 0)
     fail(Errc::invalid_argument, "cuda kv cache: layers, KV heads, head_dim and capacity must be positive");
   max_blocks_ = kv::blocks_for(c.max_tokens);
@@ -59,7 +59,7 @@ void CudaKvCache::reserve(int layer, int64_t end_pos) {
 CudaKvCache::~CudaKvCache() { family_->bytes -= bytes(); }
 
 std::unique_ptr<backend::KvCache> CudaKvCache::fork() {
-  auto f = std::make_unique<CudaKvCache>(config_, stream_, budget_);
+  auto f = std::make_unique<CudaKvCache>(config_, stream_, budget_, programmatic_);
   f->family_ = family_;
   const size_t row = size_t(row_elems()) * sizeof(__nv_bfloat16);
   for (int l = 0; l < config_.n_layers; ++l) {
@@ -104,12 +104,11 @@ void CudaKvCache::summarize(int layer, int64_t first_block, int64_t end_pos) {
   p.k += first_block * p.page_stride;
   p.v += first_block * p.page_stride;
   check(kernels::summarize_blocks(p, end_pos - first_block * kv::kBlockTokens, config_.n_kv_heads, config_.head_dim,
-                                  summaries(layer) + first_block * row_elems(), stream_),
+                                  summaries(layer) + first_block * row_elems(), stream_, programmatic_),
         "kv block summaries");
 }
 
-void CudaKvCache::write(int layer, int64_t pos0, int64_t n, const float* k, int64_t k_stride, const float* v,
-                        int64_t v_stride) {
+int64_t CudaKvCache::begin_write(int layer, int64_t pos0, int64_t n) {
   if (layer < 0 || layer >= config_.n_layers) fail(Errc::invalid_argument, "kv_write: layer out of range");
   int64_t& sz = size_[size_t(layer)];
   if (pos0 < 0 || pos0 > sz)
@@ -118,13 +117,21 @@ void CudaKvCache::write(int layer, int64_t pos0, int64_t n, const float* k, int6
   if (pos0 + n > config_.max_tokens)
     fail(Errc::invalid_argument, "kv_write: " + std::to_string(pos0 + n) + " tokens exceed the cache capacity of " +
                                      std::to_string(config_.max_tokens));
-  if (n == 0) return;
+  if (n == 0) return sz;
   reserve(layer, pos0 + n);
-  check(kernels::ops::kv_store(k, k_stride, v, v_stride, n, pos0, row_elems(), keys(layer), values(layer), stream_),
-        "kv store");
   sz = std::max(sz, pos0 + n);
+  return sz;
+}
+
+void CudaKvCache::write(int layer, int64_t pos0, int64_t n, const float* k, int64_t k_stride, const float* v,
+                        int64_t v_stride) {
+  const int64_t end = begin_write(layer, pos0, n);
+  if (n == 0) return;
+  check(kernels::ops::kv_store(k, k_stride, v, v_stride, n, pos0, row_elems(), keys(layer), values(layer), stream_,
+                               programmatic_),
+        "kv store");
   // Summaries of every touched block, each over its filled tokens.
-  summarize(layer, pos0 / kv::kBlockTokens, sz);
+  summarize(layer, pos0 / kv::kBlockTokens, end);
 }
 
 void CudaKvCache::adopt_restored(int64_t n_tokens) {

@@ -27,7 +27,10 @@ namespace folio::cuda {
 class CudaKvCache final : public backend::KvCache {
  public:
   // Allocations are charged to `budget` when given (the backend's max_device_memory).
-  CudaKvCache(const kv::CacheConfig& config, cudaStream_t stream, DeviceBudgetPtr budget = nullptr);
+  // programmatic: the store and summary kernels use programmatic dependent
+  // launch (kernels/launch.cuh; sm_90+ only).
+  CudaKvCache(const kv::CacheConfig& config, cudaStream_t stream, DeviceBudgetPtr budget = nullptr,
+              bool programmatic = false);
 
   const kv::CacheConfig& config() const noexcept override { return config_; }
   int64_t size() const noexcept override { return size_.empty() ? 0 : size_[0]; }
@@ -71,6 +74,11 @@ class CudaKvCache final : public backend::KvCache {
 
   // Stores k/v rows (f32) at pos0.., refreshes the touched blocks' summaries.
   void write(int layer, int64_t pos0, int64_t n, const float* k, int64_t k_stride, const float* v, int64_t v_stride);
+  // The host side of a write of n rows at pos0: checks it, grows the storage
+  // and counts the rows as cached. Returns the keys of `layer` cached once the
+  // rows are stored; the caller then stores them and refreshes the summaries
+  // of blocks pos0 / kBlockTokens .. as write() does (the fused decode step).
+  int64_t begin_write(int layer, int64_t pos0, int64_t n);
 
  private:
   void summarize(int layer, int64_t first_block, int64_t end_pos);
@@ -91,6 +99,7 @@ class CudaKvCache final : public backend::KvCache {
   kv::CacheConfig config_;
   cudaStream_t stream_;
   DeviceBudgetPtr budget_;
+  bool programmatic_ = false;
   std::shared_ptr<Family> family_ = std::make_shared<Family>();
   int64_t max_blocks_ = 0;
   std::vector<LayerStore> layers_;

@@ -71,20 +71,25 @@ void CudaBackendImpl::moe_decode(const Act& x, const backend::MoeWeights& w, con
     if (pending_dirty_ && (pending_stats_.data() != stats->tokens_per_expert.data() ||
                            pending_stats_.size() != stats->tokens_per_expert.size()))
       synchronize();  // another counter array: settle the pending one first
+    // The counts are zero whenever nothing is pending (flush_stats zeroes them
+    // after reading), so the route kernel adds to them with no memset between
+    // the router GEMV and it: the four MoE kernels follow each other directly
+    // (programmatic launch). Fresh storage is zeroed once here.
+    const size_t capacity = pending_counts_.capacity();
     counts = pending_counts_.get(size_t(E), "expert counts");
-    if (!pending_dirty_) check(cudaMemsetAsync(counts, 0, size_t(E) * 4, stream_), "memset");
+    if (pending_counts_.capacity() != capacity)
+      check(cudaMemsetAsync(counts, 0, pending_counts_.capacity() * 4, stream_), "memset");
     pending_stats_ = stats->tokens_per_expert;
     pending_dirty_ = true;
   }
-  check(ops::moe_route(logits, n, int(E), K, p.normalize_topk, upload_forced_experts(p, n), ids, wts, counts,
-                       stream_),
-        "moe route");
+  const int32_t* forced = upload_forced_experts(p, n);  // a copy: breaks the programmatic chain, only in checks
+  check(ops::moe_route(logits, n, int(E), K, p.normalize_topk, forced, ids, wts, counts, stream_, pdl_), "moe route");
   float* h = g_.get(size_t(n * K * ff), "expert hidden");
   check(ops::moe_experts_gate_up(x.data, x.stride, n, K, ids, static_cast<const bf16*>(w.gate->data),
-                                 static_cast<const bf16*>(w.up->data), ff, d, h, stream_),
+                                 static_cast<const bf16*>(w.up->data), ff, d, h, stream_, pdl_),
         "experts gate/up");
   check(ops::moe_experts_down(h, n, K, ids, wts, static_cast<const bf16*>(w.down->data), d, ff, out.data, out.stride,
-                              stream_),
+                              stream_, pdl_),
         "experts down");
 }
 
@@ -97,6 +102,9 @@ void CudaBackendImpl::flush_stats() {
   check(cudaStreamSynchronize(stream_), "expert counts");
   for (size_t e = 0; e < E; ++e) pending_stats_[e] += host[e];
   pending_dirty_ = false;
+  // Zero again for the next decode calls (moe_decode relies on it); queued
+  // after the read, before any later work of the stream.
+  check(cudaMemsetAsync(pending_counts_.get(E, "expert counts"), 0, E * 4, stream_), "memset");
 }
 
 void CudaBackendImpl::moe_prefill(const Act& x, const backend::MoeWeights& w, const backend::MoeParams& p,
