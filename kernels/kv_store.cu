@@ -1,6 +1,7 @@
 // KV-cache store (f32 rows -> bf16 cache rows), the fused q/k norm + RoPE + KV
 // store + block summaries of a decode step, dense attention plans and a small
 // int fill (see model_ops.hpp).
+#include "kernels/block_summary.cuh"
 #include "kernels/head_norm_rope.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/mma_common.cuh"
@@ -32,9 +33,8 @@ __global__ void kv_store_kernel(const float* k, int64_t ks, const float* v, int6
 // block q_blocks + h takes KV head h of every row (a warp per row: norm, RoPE,
 // the bf16 key and value into the cache), then, once the block's keys are
 // stored (__syncthreads makes them visible to the whole block), recomputes the
-// head's summaries of the blocks from pos0 / 64 on. Each summary channel is
-// summed key by key in position order and divided as summarize_kernel
-// (planner.cu) does, so the summaries are the bits a kv_write gives.
+// head's summaries of the blocks from pos0 / 64 on with block_key_mean, as
+// summarize_kernel (planner.cu) does, so the summaries are the bits a kv_write gives.
 constexpr int kFusedWarps = 8;
 __global__ void __launch_bounds__(kFusedWarps * 32) qk_norm_rope_kv_kernel(const QkNormRopeKvArgs a, int rot,
                                                                             unsigned q_blocks) {
@@ -65,11 +65,8 @@ __global__ void __launch_bounds__(kFusedWarps * 32) qk_norm_rope_kv_kernel(const
   for (int64_t j = a.pos0 / 64; j * 64 < a.n_cached; ++j) {
     const int rows = int(min(int64_t(64), a.n_cached - j * 64));
     const bf16* base = a.k_cache + j * 64 * row_elems + col;
-    for (int c = threadIdx.x; c < hd; c += blockDim.x) {
-      float sum = 0.0f;
-      for (int t = 0; t < rows; ++t) sum += __bfloat162float(base[t * row_elems + c]);
-      a.summaries[(j * a.n_kv_heads + h) * hd + c] = __float2bfloat16(sum / float(rows));
-    }
+    for (int c = threadIdx.x; c < hd; c += blockDim.x)
+      a.summaries[(j * a.n_kv_heads + h) * hd + c] = kernels::detail::block_key_mean(base + c, rows, row_elems);
   }
 }
 

@@ -16,6 +16,7 @@
 #include <cooperative_groups.h>
 
 #include "kernels/attention_kernels.hpp"
+#include "kernels/block_summary.cuh"
 #include "kernels/launch.cuh"
 #include "kernels/mma_common.cuh"
 #include "kernels/plan_select.cuh"
@@ -41,11 +42,8 @@ __global__ void summarize_kernel(const PagedKv kv, int64_t n_keys, int head_dim,
   const int64_t page = kv.block_table ? kv.block_table[j] : j;
   const int rows = int(min64(64, n_keys - int64_t(j) * 64));
   const __nv_bfloat16* base = kv.k + page * kv.page_stride + h * kv.head_stride;
-  for (int c = threadIdx.x; c < head_dim; c += blockDim.x) {
-    float sum = 0.0f;
-    for (int t = 0; t < rows; ++t) sum += __bfloat162float(base[t * kv.row_stride + c]);
-    out[(int64_t(j) * n_kv_heads + h) * head_dim + c] = __float2bfloat16(sum / float(rows));
-  }
+  for (int c = threadIdx.x; c < head_dim; c += blockDim.x)
+    out[(int64_t(j) * n_kv_heads + h) * head_dim + c] = detail::block_key_mean(base + c, rows, kv.row_stride);
 }
 
 __global__ void query_means_kernel(const __nv_bfloat16* q, int64_t q_stride, int64_t n_queries, int query_block,
