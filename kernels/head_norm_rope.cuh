@@ -16,9 +16,19 @@ inline constexpr int kHeadNormRopeMaxDim = 256;
 // kHeadNormRopeMaxDim floats of shared memory (the rotation pairs elements that
 // different lanes hold); the arithmetic is that of head_rms_norm then rope.
 // out (nullable): also gets the result as bf16 (a KV-cache row).
+// angles (nullable): rope_angle(pos, p) of every pair p < rot / 2, computed
+// once for all the heads of a row (the prefill kernel); else computed here.
+__device__ __forceinline__ float2 rope_angle(int64_t pos, int p, float theta, int rot) {
+  const float inv = 1.0f / powf(theta, float(2 * p) / float(rot));
+  const float a = float(pos) * inv;
+  float2 sc;
+  sincosf(a, &sc.x, &sc.y);
+  return sc;  // (sin, cos)
+}
+
 __device__ __forceinline__ void head_norm_rope_warp(float* v, float* hv, int head_dim, const float* gamma, float eps,
                                                     int64_t pos, float theta, int rot, bool neox, int lane,
-                                                    __nv_bfloat16* out) {
+                                                    __nv_bfloat16* out, const float2* angles = nullptr) {
   float ss = 0.0f;
   for (int c = lane; c < head_dim; c += 32) {
     hv[c] = v[c];
@@ -30,10 +40,8 @@ __device__ __forceinline__ void head_norm_rope_warp(float* v, float* hv, int hea
   __syncwarp();
   const int half = rot / 2;
   for (int p = lane; p < half; p += 32) {
-    const float inv = 1.0f / powf(theta, float(2 * p) / float(rot));
-    const float a = float(pos) * inv;
-    float sn, cs;
-    sincosf(a, &sn, &cs);
+    const float2 sc = angles ? angles[p] : rope_angle(pos, p, theta, rot);
+    const float sn = sc.x, cs = sc.y;
     const int i1 = neox ? p : 2 * p, i2 = neox ? p + half : 2 * p + 1;
     const float x1 = hv[i1], x2 = hv[i2];
     const float y1 = x1 * cs - x2 * sn, y2 = x2 * cs + x1 * sn;

@@ -45,8 +45,9 @@ __global__ void __launch_bounds__(kFusedWarps * 32) qk_norm_rope_kv_kernel(const
     const int64_t task = int64_t(blockIdx.x) * kFusedWarps + warp;
     if (task >= a.rows * a.n_heads) return;
     const int64_t r = task / a.n_heads;
-    head_norm_rope_warp(a.q + r * a.q_stride + (task % a.n_heads) * hd, head[warp], hd, a.q_gamma, a.eps, a.pos0 + r,
-                        a.theta, rot, a.neox, lane, nullptr);
+    const int64_t col = (task % a.n_heads) * hd;
+    head_norm_rope_warp(a.q + r * a.q_stride + col, head[warp], hd, a.q_gamma, a.eps, a.pos0 + r, a.theta, rot, a.neox,
+                        lane, a.q_bf16 ? a.q_bf16 + r * a.q_bf16_stride + col : nullptr);
     griddep_launch_dependents();
     return;
   }
@@ -67,6 +68,39 @@ __global__ void __launch_bounds__(kFusedWarps * 32) qk_norm_rope_kv_kernel(const
     const bf16* base = a.k_cache + j * 64 * row_elems + col;
     for (int c = threadIdx.x; c < hd; c += blockDim.x)
       a.summaries[(j * a.n_kv_heads + h) * hd + c] = kernels::detail::block_key_mean(base + c, rows, row_elems);
+  }
+}
+
+// The prefill form of qk_norm_rope_kv: one block per row. The row's RoPE angles
+// are computed once (rope_angle, the expression head_norm_rope_warp uses, so
+// the bits are the same) and shared by its query and key heads; warps take the
+// row's heads in turn: query heads normalised and rotated in place, key heads
+// too and also stored as bf16 in the cache, value heads stored. The block
+// summaries are left to summarize_blocks, which needs every row of a block.
+__global__ void __launch_bounds__(kFusedWarps * 32)
+    qk_norm_rope_kv_rows_kernel(const QkNormRopeKvArgs a, int rot) {
+  __shared__ float head[kFusedWarps][kHeadNormRopeMaxDim];
+  __shared__ float2 angles[kHeadNormRopeMaxDim / 2];
+  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, hd = a.head_dim;
+  const int64_t r = blockIdx.x, pos = a.pos0 + r;
+  for (int p = threadIdx.x; p < rot / 2; p += blockDim.x) angles[p] = rope_angle(pos, p, a.theta, rot);
+  __syncthreads();
+  const int64_t row_elems = int64_t(a.n_kv_heads) * hd;
+  for (int t = warp; t < a.n_heads + 2 * a.n_kv_heads; t += kFusedWarps) {
+    if (t < a.n_heads) {
+      const int64_t col = int64_t(t) * hd;
+      head_norm_rope_warp(a.q + r * a.q_stride + col, head[warp], hd, a.q_gamma, a.eps, pos, a.theta, rot, a.neox, lane,
+                          a.q_bf16 ? a.q_bf16 + r * a.q_bf16_stride + col : nullptr, angles);
+    } else if (t < a.n_heads + a.n_kv_heads) {
+      const int64_t col = int64_t(t - a.n_heads) * hd;
+      head_norm_rope_warp(a.k + r * a.k_stride + col, head[warp], hd, a.k_gamma, a.eps, pos, a.theta, rot, a.neox,
+                          lane, a.k_cache + pos * row_elems + col, angles);
+    } else {
+      const int64_t col = int64_t(t - a.n_heads - a.n_kv_heads) * hd;
+      bf16* vc = a.v_cache + pos * row_elems + col;
+      for (int c = lane; c < hd; c += 32) vc[c] = __float2bfloat16(a.v[r * a.v_stride + col + c]);
+    }
+    __syncwarp();  // the warp's shared slice is reused by its next head
   }
 }
 
@@ -106,6 +140,11 @@ cudaError_t qk_norm_rope_kv(const QkNormRopeKvArgs& a, cudaStream_t s, bool prog
       a.n_kv_heads < 0 || a.pos0 < 0 || a.n_cached < a.pos0 + a.rows)
     return cudaErrorInvalidValue;
   if (a.rows == 0) return cudaSuccess;
+  if (a.rows > kGemvMaxRows) {
+    if (a.rows > INT32_MAX) return cudaErrorInvalidValue;
+    qk_norm_rope_kv_rows_kernel<<<unsigned(a.rows), kFusedWarps * 32, 0, s>>>(a, rot);
+    return cudaGetLastError();
+  }
   const unsigned q_blocks = unsigned((a.rows * a.n_heads + kFusedWarps - 1) / kFusedWarps);
   return launch(qk_norm_rope_kv_kernel, dim3(q_blocks + unsigned(a.n_kv_heads)), dim3(kFusedWarps * 32), 0, s,
                 programmatic, a, rot, q_blocks);

@@ -93,7 +93,9 @@ cudaError_t kv_store(const float* k, int64_t k_stride, const float* v, int64_t v
 // kv_store stores them; and each KV head's mean-key summary of every block from
 // pos0 / 64 up to position n_cached - 1 is recomputed as summarize_blocks
 // computes it. The same bits as head_norm_rope (q), head_norm_rope (k),
-// kv_store and summarize_blocks in turn.
+// kv_store and summarize_blocks in turn. Past kGemvMaxRows rows (prefill) it
+// launches one block per row and leaves the summaries to the caller
+// (summarize_blocks needs every row of a block stored first).
 struct QkNormRopeKvArgs {
   float* q = nullptr;
   int64_t q_stride = 0;
@@ -114,6 +116,8 @@ struct QkNormRopeKvArgs {
   bf16* v_cache = nullptr;
   bf16* summaries = nullptr;  // [block][n_kv_heads][head_dim]
   int64_t n_cached = 0;       // keys cached once this write is done (>= pos0 + rows)
+  bf16* q_bf16 = nullptr;     // nullable: q's result also as bf16 rows (the attention kernels' input)
+  int64_t q_bf16_stride = 0;
 };
 cudaError_t qk_norm_rope_kv(const QkNormRopeKvArgs& args, cudaStream_t stream, bool programmatic = false);
 // Fixed-capacity plan rows listing every causally visible block:
@@ -137,8 +141,8 @@ cudaError_t moe_route(const float* logits, int64_t n, int n_expert, int k, bool 
 // slot_row[t*k + j] = row of pair (t, j). offsets: [n_expert] exclusive prefix.
 cudaError_t moe_group(const int32_t* topk_ids, int64_t n, int k, int n_expert, const int32_t* offsets,
                       int32_t* row_token, int32_t* slot_row, cudaStream_t stream);
-// xs[i] = bf16(x[row_token[i]]) for i < rows; zeros where row_token[i] < 0 (padding).
-cudaError_t gather_rows_bf16(const float* x, int64_t x_stride, int64_t cols, const int32_t* row_token, int64_t rows,
+// xs[i] = x[row_token[i]] for i < rows; zeros where row_token[i] < 0 (padding).
+cudaError_t gather_rows_bf16(const bf16* x, int64_t x_stride, int64_t cols, const int32_t* row_token, int64_t rows,
                              bf16* xs, cudaStream_t stream);
 // out[t] = sum_j topk_w[t*k+j] * ys[slot_row[t*k+j]] (j ascending).
 cudaError_t moe_combine(const float* ys, int64_t cols, const int32_t* slot_row, const float* topk_w, int64_t n, int k,

@@ -42,6 +42,22 @@ __device__ __forceinline__ void unpack8(const uint4& u, float* f) {
   }
 }
 
+// Eight f32 rounded to bf16 and packed in a uint4 (the inverse of unpack8).
+__device__ __forceinline__ uint4 pack8(const float* f) {
+  uint4 u;
+  __nv_bfloat162* h = reinterpret_cast<__nv_bfloat162*>(&u);
+#pragma unroll
+  for (int i = 0; i < 4; ++i) h[i] = __floats2bfloat162_rn(f[2 * i], f[2 * i + 1]);
+  return u;
+}
+
+// True when every pointer is 16-byte aligned: an element-wise kernel may then
+// move 16 bytes per access (with row strides and widths that keep it so).
+template <class... P>
+__host__ __device__ inline bool aligned16(const P*... p) {
+  return ((reinterpret_cast<uintptr_t>(p) % 16 == 0) && ...);
+}
+
 inline unsigned grid_for(int64_t n, int threads, int64_t cap = 65535LL * 32) {
   int64_t b = (n + threads - 1) / threads;
   if (b < 1) b = 1;

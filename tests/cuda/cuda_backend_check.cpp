@@ -463,8 +463,10 @@ class Checker {
   // MoE shapes: the small one of the make-tiny models; 128 experts top-8 with an odd
   // number of output rows (the rank-based top-k with four expert blocks, the
   // split down rows with a partial last block); 40 experts (a padded expert
-  // block) with ff = 45 (the unaligned down path). tied: router rows come in
-  // equal pairs, so experts 2i and 2i + 1 always tie and the lower index must win.
+  // block) with ff = 45 (the unaligned down path); d 1024 / ff 256 (the grouped
+  // path's 16-byte gather, SwiGLU and combine at a width of several passes per
+  // thread). tied: router rows come in equal pairs, so experts 2i and 2i + 1
+  // always tie and the lower index must win.
   struct MoeShape {
     int64_t d, ff, E;
     int K;
@@ -476,7 +478,8 @@ class Checker {
     for (const MoeShape& s : {MoeShape{256, 96, 16, 4, WeightType::q8_0, false},
                               MoeShape{517, 128, 128, 8, WeightType::q8_0, false},
                               MoeShape{517, 128, 128, 8, WeightType::bf16, true},
-                              MoeShape{130, 45, 40, 6, WeightType::bf16, true}})
+                              MoeShape{130, 45, 40, 6, WeightType::bf16, true},
+                              MoeShape{1024, 256, 32, 8, WeightType::bf16, false}})
       guarded("moe E" + std::to_string(s.E), [&] { moe_case(s); });
   }
 
@@ -560,7 +563,8 @@ class Checker {
   // qk_norm_rope_kv_write (one launch in decode) against the CPU's head_norm_rope,
   // head_norm_rope, kv_write: a cache prefilled to pos0, then `rows` rows written
   // (a row that completes a block, one that starts a block, rows across a block
-  // boundary). q and k against the CPU (f32), the block summaries against the
+  // boundary; 9, 130 and 200 rows: the prefill kernel, a block per row, over
+  // several KV blocks). q and k against the CPU (f32), the block summaries against the
   // CPU's mean keys, attention of the last written position over the cache
   // (the stored K/V), and the GPU cache (keys, values, summaries) against the
   // unfused GPU sequence on a twin cache: the same bits.
@@ -575,7 +579,8 @@ class Checker {
     for (const FusedKvCase& fc : {FusedKvCase{128, 32, 4, true, 0, 63, 1}, FusedKvCase{128, 32, 4, true, 0, 64, 1},
                                   FusedKvCase{128, 32, 4, true, 0, 126, 3}, FusedKvCase{64, 8, 2, false, 32, 61, 3},
                                   FusedKvCase{64, 8, 2, false, 32, 64, 1}, FusedKvCase{48, 6, 3, true, 0, 190, 3},
-                                  FusedKvCase{128, 16, 2, true, 0, 1000, 9}})
+                                  FusedKvCase{128, 16, 2, true, 0, 1000, 9}, FusedKvCase{64, 8, 2, false, 32, 61, 200},
+                                  FusedKvCase{128, 32, 4, true, 0, 5, 130}})
       guarded("qk_norm_rope_kv d" + std::to_string(fc.head_dim), [&] { qk_norm_rope_kv_case(fc); });
   }
 

@@ -26,6 +26,7 @@ constexpr int64_t kMaxScoreFloats = int64_t(1) << 24;
 
 void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer, int64_t pos0,
                                 const backend::AttentionParams& p, const Act& out, const attn::Plan* plan) {
+  const bool q_converted = qb_key_ == ConvertedInput{q.data, q.rows, q.cols, q.stride} && q.data != nullptr;
   forget_converted_input();
   CudaKvCache& c = cuda_cache(cache);
   const int H = p.n_heads, HK = p.n_kv_heads, D = p.head_dim;
@@ -50,8 +51,11 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
   const int64_t qd = int64_t(H) * D;
 
   bf16* qb = qb_.get(size_t(n * qd), "attention queries");
-  bf16* ob = ob_.get(size_t(n * qd), "attention output");
-  check(ops::f32_to_bf16(q.data, q.stride, n, qd, qb, qd, stream_), "queries to bf16");
+  if (!q_converted) check(ops::f32_to_bf16(q.data, q.stride, n, qd, qb, qd, stream_), "queries to bf16");
+  // A prefill's output goes to xb_, where the output projection's matmul finds
+  // it already in bf16 (xb_key_, set below).
+  const bool keep_output = n > ops::kGemvMaxRows;
+  bf16* ob = keep_output ? xb_.get(size_t(n * qd), "matmul input") : ob_.get(size_t(n * qd), "attention output");
 
   // --- the plan ---------------------------------------------------------------
   const bool decode = n == 1;
@@ -138,6 +142,8 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
     check(kernels::attention_prefill(a, stream_), "flash prefill");
   }
   check(ops::bf16_to_f32(ob, qd, n, qd, out.data, out.stride, stream_), "attention output to f32");
+  // out is ob widened, so ob is exactly what rounding out to bf16 gives.
+  if (keep_output) xb_key_ = {out.data, n, qd, out.stride};
 }
 
 kernels::DevicePlan CudaBackendImpl::device_sparse_plan(const bf16* q, CudaKvCache& c, int layer, int64_t pos0,

@@ -431,8 +431,8 @@ void CudaBackendImpl::qk_norm_rope_kv_write(const Act& q, const Act& k, const Ac
                                             const backend::RopeParams& p, backend::KvCache& cache, int layer) {
   forget_converted_input();
   CudaKvCache& c = cuda_cache(cache);
-  // Prefill (and heads past the fused kernel's shared-memory slice): the separate ops.
-  if (q.rows > ops::kGemvMaxRows || head_dim > 256) {
+  // Heads past the fused kernels' shared-memory slice: the separate ops.
+  if (head_dim > 256) {
     Backend::qk_norm_rope_kv_write(q, k, v, head_dim, q_norm, k_norm, eps, pos0, p, cache, layer);
     return;
   }
@@ -465,7 +465,14 @@ void CudaBackendImpl::qk_norm_rope_kv_write(const Act& q, const Act& k, const Ac
   a.k_cache = c.keys(layer);
   a.v_cache = c.values(layer);
   a.summaries = c.summaries(layer);
+  // The attention that follows takes its queries in bf16: written here too.
+  a.q_bf16 = qb_.get(size_t(q.rows * q.cols), "attention queries");
+  a.q_bf16_stride = q.cols;
   check(ops::qk_norm_rope_kv(a, stream_, pdl_), "q/k norm, rope and kv write");
+  qb_key_ = {q.data, q.rows, q.cols, q.stride};
+  // Past decode sizes the kernel stores rows only (model_ops.hpp): the blocks'
+  // summaries come from the stored keys, as kv_write computes them.
+  if (q.rows > ops::kGemvMaxRows) c.refresh_summaries(layer, pos0);
 }
 
 // --- factory ---------------------------------------------------------------------

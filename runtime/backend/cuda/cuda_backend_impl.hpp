@@ -124,16 +124,22 @@ class CudaBackendImpl final : public CudaBackend {
   void flush_stats();
   static CudaKvCache& cuda_cache(backend::KvCache& cache);
   // The bf16 copy of a matmul input in xb_ is reused by the next matmuls of the
-  // same input (q/k/v projections of one normalised x, gate/up of one FFN input).
-  // Any op other than matmul may write activations, so every other entry point
-  // forgets it; so does a matmul whose output overlaps its input.
-  void forget_converted_input() noexcept { xb_key_ = {}; }
+  // same input (q/k/v projections of one normalised x, gate/up of one FFN input,
+  // and the output projection of a prefill attention, whose kernels wrote the
+  // bf16 output there). Likewise qb_ holds the attention's bf16 queries when
+  // qk_norm_rope_kv_write wrote them. Any op other than matmul may write
+  // activations, so every other entry point forgets both (attention reads qb_key_
+  // first); so does a matmul whose output overlaps its input.
+  void forget_converted_input() noexcept {
+    xb_key_ = {};
+    qb_key_ = {};
+  }
   struct ConvertedInput {
     const float* data = nullptr;
     int64_t rows = 0, cols = 0, stride = 0;
     bool operator==(const ConvertedInput&) const = default;
   };
-  ConvertedInput xb_key_;
+  ConvertedInput xb_key_, qb_key_;
 
   int device_ = 0, sm_count_ = 0;
   // Programmatic dependent launch for the decode-path kernels (sm_90+ only;
@@ -158,7 +164,8 @@ class CudaBackendImpl final : public CudaBackend {
 
   // Scratch reused across calls (one forward at a time; stream order protects reuse).
   // All charged to budget_ (declared above them, so initialised first).
-  Scratch<bf16> xb_{budget_}, hb_{budget_}, qb_{budget_}, ob_{budget_}, gb_{budget_}, ub_{budget_}, yb_{budget_};
+  Scratch<bf16> xb_{budget_}, hb_{budget_}, qb_{budget_}, ob_{budget_}, gb_{budget_}, ub_{budget_}, yb_{budget_},
+      xt_{budget_};
   Scratch<float> g_{budget_}, u_{budget_}, logits_{budget_}, wts_{budget_}, decode_ws_{budget_}, scores_{budget_};
   Scratch<int32_t> ids_{budget_}, counts_{budget_}, offsets_{budget_}, row_token_{budget_}, slot_row_{budget_},
       tokens_{budget_}, forced_{budget_};
@@ -172,6 +179,9 @@ class CudaBackendImpl final : public CudaBackend {
   std::span<const int32_t> sparse_globals_;
   std::vector<int32_t> first_global_host_;
   PinnedArray<int32_t> host_counts_;
+  // The MoE prefill's batched-GEMM operand pointers (cuda_moe.cpp): staged on the host, then on the device.
+  PinnedArray<const void*> host_ptrs_;
+  Scratch<const void*> gemm_ptrs_{budget_};
   // Expert counts of decode-sized MoE calls, kept on the device until the next sync.
   Scratch<int32_t> pending_counts_{budget_};
   std::span<int64_t> pending_stats_;

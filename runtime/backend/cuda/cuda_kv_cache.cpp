@@ -123,6 +123,11 @@ int64_t CudaKvCache::begin_write(int layer, int64_t pos0, int64_t n) {
   return sz;
 }
 
+void CudaKvCache::refresh_summaries(int layer, int64_t pos0) {
+  if (layer < 0 || layer >= config_.n_layers) fail(Errc::invalid_argument, "kv summaries: layer out of range");
+  summarize(layer, pos0 / kv::kBlockTokens, size_[size_t(layer)]);
+}
+
 void CudaKvCache::write(int layer, int64_t pos0, int64_t n, const float* k, int64_t k_stride, const float* v,
                         int64_t v_stride) {
   const int64_t end = begin_write(layer, pos0, n);

@@ -79,6 +79,10 @@ class CudaKvCache final : public backend::KvCache {
   // rows are stored; the caller then stores them and refreshes the summaries
   // of blocks pos0 / kBlockTokens .. as write() does (the fused decode step).
   int64_t begin_write(int layer, int64_t pos0, int64_t n);
+  // The summaries of `layer`'s blocks from the one holding pos0 to the end of
+  // the cached keys, recomputed from the keys (after a begin_write whose rows
+  // the caller stored itself).
+  void refresh_summaries(int layer, int64_t pos0);
 
  private:
   void summarize(int layer, int64_t first_block, int64_t end_pos);

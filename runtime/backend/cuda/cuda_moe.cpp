@@ -4,10 +4,10 @@
 // (softmax, top-k, renormalisation) give each token its experts; the expert
 // token counts come back to the host (one small synchronous read per layer: the
 // GEMM shapes depend on them), the (token, slot) pairs are grouped by expert in
-// token order, the grouped rows are gathered once in bf16, and each expert with
-// tokens runs three cuBLAS GEMMs over its contiguous rows (gate, up, down; SwiGLU
-// in between). A combine kernel sums each token's k expert outputs with its
-// routing weights.
+// token order, the grouped rows are gathered once in bf16, and the experts run
+// three batched cuBLAS GEMMs per bucket of experts with similar token counts
+// (gate, up, down; SwiGLU in between; moe_buckets.hpp). A combine kernel sums
+// each token's k expert outputs with its routing weights.
 //
 // Decode (a few tokens): no grouping and no host round trip. The routing kernel
 // writes expert ids on the device and two fused kernels read just the chosen
@@ -18,6 +18,7 @@
 
 #include "kernels/model_ops.hpp"
 #include "runtime/backend/cuda/cuda_backend_impl.hpp"
+#include "runtime/backend/moe_buckets.hpp"
 
 namespace folio::cuda {
 
@@ -125,37 +126,35 @@ void CudaBackendImpl::moe_prefill(const Act& x, const backend::MoeWeights& w, co
   int32_t* host = host_counts_.get(size_t(2 * E));
   check(cudaMemcpyAsync(host, counts, size_t(E) * 4, cudaMemcpyDeviceToHost, stream_), "expert counts");
   check(cudaStreamSynchronize(stream_), "expert counts");
-  int32_t* host_offsets = host + E;
-  int64_t running = 0;
+  int64_t routed = 0;
   for (int64_t e = 0; e < E; ++e) {
-    host_offsets[e] = int32_t(running);
-    running += host[e];
+    routed += host[e];
     if (stats && size_t(e) < stats->tokens_per_expert.size()) stats->tokens_per_expert[size_t(e)] += host[e];
   }
-  if (running != slots) fail(Errc::internal, "moe: routing produced " + std::to_string(running) + " of " +
-                                                 std::to_string(slots) + " expert slots");
-  // Two ways to run the expert GEMMs over the grouped rows:
-  //  * padded: every expert gets `cap` rows (its most loaded expert's count),
-  //    the unused ones zero, and each projection is ONE strided-batched GEMM
-  //    over all experts (3 launches a layer instead of 3 per expert: the host
-  //    cost of hundreds of small launches otherwise exceeds their GPU time);
-  //  * exact: one GEMM per expert with tokens, for skewed routing where padding
-  //    would waste more than half the work.
-  int64_t max_count = 0;
-  for (int64_t e = 0; e < E; ++e) max_count = std::max<int64_t>(max_count, host[e]);
-  const int64_t cap = (max_count + 7) / 8 * 8;
-  const bool padded = E * cap <= slots + slots / 2;
-  const int64_t rows_total = padded ? E * cap : slots;
-  if (padded)
-    for (int64_t e = 0; e < E; ++e) host_offsets[e] = int32_t(e * cap);
+  if (routed != slots)
+    fail(Errc::internal, "moe: routing produced " + std::to_string(routed) + " of " + std::to_string(slots) +
+                             " expert slots");
+  // The expert GEMMs as a few batched GEMMs: experts bucketed by token count,
+  // each padded to its bucket's largest (runtime/backend/moe_buckets.hpp says
+  // why and how many).
+  const std::vector<int64_t> per_expert(host, host + E);
+  const backend::MoeBuckets plan =
+      backend::plan_moe_buckets(per_expert, backend::kMoeMaxBuckets, backend::moe_bucket_cost_rows(slots));
+  const int64_t rows_total = plan.rows_total;
+  int32_t* host_offsets = host + E;
+  for (int64_t e = 0; e < E; ++e) host_offsets[e] = int32_t(plan.offset[size_t(e)]);
   int32_t* offsets = offsets_.get(size_t(E), "expert offsets");
   check(cudaMemcpyAsync(offsets, host_offsets, size_t(E) * 4, cudaMemcpyHostToDevice, stream_), "expert offsets");
   int32_t* row_token = row_token_.get(size_t(rows_total), "grouped rows");
   int32_t* slot_row = slot_row_.get(size_t(slots), "slot rows");
-  if (padded) check(cudaMemsetAsync(row_token, 0xff, size_t(rows_total) * 4, stream_), "memset");  // -1: padding
+  if (rows_total > slots) check(cudaMemsetAsync(row_token, 0xff, size_t(rows_total) * 4, stream_), "memset");  // -1: padding
   check(ops::moe_group(ids, n, K, int(E), offsets, row_token, slot_row, stream_), "moe group");
+  // The tokens in bf16 first: each is read k times by the gather, and at bf16
+  // a prefill chunk's tokens fit in L2.
+  bf16* xt = xt_.get(size_t(n * d), "tokens in bf16");
+  check(ops::f32_to_bf16(x.data, x.stride, n, d, xt, d, stream_), "tokens to bf16");
   bf16* xs = xb_.get(size_t(rows_total * d), "grouped tokens");
-  check(ops::gather_rows_bf16(x.data, x.stride, d, row_token, rows_total, xs, stream_), "moe gather");
+  check(ops::gather_rows_bf16(xt, d, d, row_token, rows_total, xs, stream_), "moe gather");
   // Expert intermediates in bf16 (f32 accumulation inside the GEMMs): they are
   // the bulk of the MoE's memory traffic, and the next GEMM rounds its input to
   // bf16 anyway.
@@ -166,33 +165,40 @@ void CudaBackendImpl::moe_prefill(const Act& x, const backend::MoeWeights& w, co
   const auto* gate = static_cast<const bf16*>(w.gate->data);
   const auto* up = static_cast<const bf16*>(w.up->data);
   const auto* down = static_cast<const bf16*>(w.down->data);
-  if (padded) {
-    const float alpha = 1.0f, beta = 0.0f;
-    auto batched = [&](const bf16* wt, int64_t m, int64_t k, const bf16* in, bf16* o, const char* what) {
-      check_cublas(cublasGemmStridedBatchedEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(m), int(cap), int(k), &alpha, wt,
-                                              CUDA_R_16BF, int(k), m * k, in, CUDA_R_16BF, int(k), cap * k, &beta, o,
-                                              CUDA_R_16BF, int(m), cap * m, int(E), CUBLAS_COMPUTE_32F,
-                                              CUBLAS_GEMM_DEFAULT),
-                   what);
-    };
-    batched(gate, ff, d, xs, g, "expert gate GEMMs");
-    batched(up, ff, d, xs, u, "expert up GEMMs");
-    check(ops::silu_mul_bf16(g, u, rows_total * ff, h, stream_), "silu");
-    batched(down, d, ff, h, ys, "expert down GEMMs");
-  } else {
-    for (int64_t e = 0; e < E; ++e) {
-      const int64_t rows = host[e], off = host_offsets[e];
-      if (rows == 0) continue;
-      gemm_bf16_in(xs + off * d, d, rows, gate + e * ff * d, ff, d, g + off * ff, ff, CUDA_R_16BF);
-      gemm_bf16_in(xs + off * d, d, rows, up + e * ff * d, ff, d, u + off * ff, ff, CUDA_R_16BF);
-    }
-    check(ops::silu_mul_bf16(g, u, slots * ff, h, stream_), "silu");
-    for (int64_t e = 0; e < E; ++e) {
-      const int64_t rows = host[e], off = host_offsets[e];
-      if (rows == 0) continue;
-      gemm_bf16_in(h + off * ff, ff, rows, down + e * d * ff, d, ff, ys + off * d, d, CUDA_R_16BF);
-    }
+  // The batched GEMMs' operand pointers, one array per operand in bucket
+  // order, staged in pinned memory and copied in one transfer. The pinned
+  // buffer is rewritten only after the next layer's count read, which waits
+  // for this copy.
+  enum Operand { kGate, kUp, kDown, kTokens, kGateOut, kUpOut, kHidden, kOut, kOperands };
+  const size_t m = plan.order.size();
+  const void** host_ptrs = host_ptrs_.get(kOperands * m);
+  for (size_t i = 0; i < m; ++i) {
+    const int64_t e = plan.order[i], off = plan.offset[size_t(e)];
+    const void* at[kOperands] = {gate + e * ff * d, up + e * ff * d, down + e * d * ff, xs + off * d,
+                                 g + off * ff,      u + off * ff,    h + off * ff,      ys + off * d};
+    for (int o = 0; o < kOperands; ++o) host_ptrs[size_t(o) * m + i] = at[o];
   }
+  const void** ptrs = gemm_ptrs_.get(kOperands * m, "expert GEMM operands");
+  check(cudaMemcpyAsync(ptrs, host_ptrs, kOperands * m * sizeof(void*), cudaMemcpyHostToDevice, stream_),
+        "expert GEMM operands");
+  const float alpha = 1.0f, beta = 0.0f;
+  // out[r][0..rows) = in[r] . W[0..rows) for the bucket's experts: column-major
+  // OUT (rows x bucket rows) = W^T-as-stored (k x rows)^T * IN (k x bucket rows).
+  auto batched = [&](const backend::MoeBucket& bk, Operand wt, Operand in, Operand o, int64_t rows, int64_t k,
+                     const char* what) {
+    const void* const* base = ptrs + bk.first;
+    check_cublas(cublasGemmBatchedEx(cublas_, CUBLAS_OP_T, CUBLAS_OP_N, int(rows), int(bk.rows), int(k), &alpha,
+                                     base + size_t(wt) * m, CUDA_R_16BF, int(k), base + size_t(in) * m, CUDA_R_16BF,
+                                     int(k), &beta, const_cast<void* const*>(base + size_t(o) * m), CUDA_R_16BF,
+                                     int(rows), bk.count, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                 what);
+  };
+  for (const backend::MoeBucket& bk : plan.buckets) {
+    batched(bk, kGate, kTokens, kGateOut, ff, d, "expert gate GEMMs");
+    batched(bk, kUp, kTokens, kUpOut, ff, d, "expert up GEMMs");
+  }
+  check(ops::silu_mul_bf16(g, u, rows_total * ff, h, stream_), "silu");
+  for (const backend::MoeBucket& bk : plan.buckets) batched(bk, kDown, kHidden, kOut, d, ff, "expert down GEMMs");
   check(ops::moe_combine(ys, d, slot_row, wts, n, K, out.data, out.stride, stream_), "moe combine");
 }
 
