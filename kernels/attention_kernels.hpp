@@ -78,6 +78,11 @@ struct DecodeArgs {
   const __nv_bfloat16* q = nullptr;  // [batch][n_heads][d]: one query per sequence
   __nv_bfloat16* o = nullptr;
   int64_t q_token_stride = 0, o_token_stride = 0;
+  // Optional: the output as f32 instead (the bf16-rounded values, widened: the
+  // bits a separate bf16 -> f32 conversion of o gives), o untouched; saves the
+  // model's decode step a conversion launch.
+  float* o_f32 = nullptr;
+  int64_t o_f32_token_stride = 0;
   int batch = 0;
   const int32_t* seq_lens = nullptr;  // device [batch]: keys of each sequence (query at seq_len - 1)
   int n_heads = 0, n_kv_heads = 0, head_dim = 0;  // n_heads / n_kv_heads <= 16
@@ -115,6 +120,7 @@ cudaError_t attention_decode(const DecodeArgs& args, cudaStream_t stream);
 struct SparseDecodeArgs {
   const __nv_bfloat16* q = nullptr;  // [n_heads][d]: the query token
   __nv_bfloat16* o = nullptr;        // [n_heads][d]
+  float* o_f32 = nullptr;            // optional, as DecodeArgs::o_f32
   int64_t n_keys = 0;                // keys in the cache; the query sits at n_keys - 1
   int n_heads = 0, n_kv_heads = 0, head_dim = 0;
   float scale = 0.0f;

@@ -28,6 +28,8 @@ struct DecodeParams {
   const __nv_bfloat16* q;
   __nv_bfloat16* o;
   int64_t q_stride, o_stride;
+  float* o_f32;  // null, or the output in f32 instead of o (DecodeArgs::o_f32)
+  int64_t o_f32_stride;
   const int32_t* seq_lens;
   int n_heads, n_kv_heads, group, splits;
   float scale_log2;
@@ -40,6 +42,15 @@ struct DecodeParams {
 // The last CTA of a row merges the row's splits when counters are given and
 // the splits' weights fit in its shared memory.
 constexpr int kMaxInKernelMergeSplits = 64;
+
+// Output element `col` of sequence seq: rounded to bf16, stored as bf16 or widened to f32.
+__device__ __forceinline__ void store_output(const DecodeParams& p, int64_t seq, int64_t col, float v) {
+  const __nv_bfloat16 b = __float2bfloat16(v);
+  if (p.o_f32)
+    p.o_f32[seq * p.o_f32_stride + col] = __bfloat162float(b);
+  else
+    p.o[seq * p.o_stride + col] = b;
+}
 
 template <int kD>
 __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodeParams p) {
@@ -113,7 +124,7 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodePara
     combine_warp_states<kD, kWarps>(red_o, red_m, red_l, r, c, &mx, &sum, &acc);
     const int h = kv_head * G + r;
     if (p.splits == 1) {
-      p.o[seq * p.o_stride + int64_t(h) * kD + c] = __float2bfloat16(sum > 0.0f ? acc / sum : 0.0f);
+      store_output(p, seq, int64_t(h) * kD + c, sum > 0.0f ? acc / sum : 0.0f);
     } else {
       const int64_t slot = (int64_t(seq) * p.n_heads + h) * p.splits + split;
       p.part_o[slot * kD + c] = acc;
@@ -162,7 +173,7 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodePara
     float acc = 0.0f;
 #pragma unroll 8
     for (int s = 0; s < p.splits; ++s) acc += weight[r * kMaxInKernelMergeSplits + s] * __ldcg(po + int64_t(s) * kD);
-    p.o[seq * p.o_stride + int64_t(h) * kD + c] = __float2bfloat16(acc * inv_sum[r]);
+    store_output(p, seq, int64_t(h) * kD + c, acc * inv_sum[r]);
   }
 }
 
@@ -209,7 +220,7 @@ __global__ void __launch_bounds__(kMergeThreads) merge_splits_kernel(const Decod
   __syncthreads();
   if (g == 0) {
     for (int k = 1; k < groups; ++k) acc += partial[k * head_dim + c];
-    p.o[seq * p.o_stride + int64_t(h) * head_dim + c] = __float2bfloat16(sum > 0.0f ? acc / sum : 0.0f);
+    store_output(p, seq, int64_t(h) * head_dim + c, sum > 0.0f ? acc / sum : 0.0f);
   }
 }
 
@@ -236,6 +247,8 @@ cudaError_t launch(const DecodeArgs& a, cudaStream_t stream) {
   p.o = a.o;
   p.q_stride = a.q_token_stride;
   p.o_stride = a.o_token_stride;
+  p.o_f32 = a.o_f32;
+  p.o_f32_stride = a.o_f32_token_stride;
   p.seq_lens = a.seq_lens;
   p.n_heads = a.n_heads;
   p.n_kv_heads = a.n_kv_heads;

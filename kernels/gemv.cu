@@ -14,6 +14,8 @@ using namespace detail;
 using kernels::detail::griddep_launch_dependents;
 using kernels::detail::griddep_wait;
 using kernels::detail::launch;
+using kernels::detail::prefetch_l2;
+using kernels::detail::sm_id_count;
 
 constexpr int kWarpsPerBlock = 8;
 
@@ -42,13 +44,49 @@ struct Matrices {
   int count = 0;
 };
 
+// Weights that fit in L2 with room to spare are prefetched there before the
+// kernel waits for the one before it (they do not depend on it): the GEMV's
+// first DRAM round trips then overlap that kernel's tail, which in a decode step
+// is a small latency-bound kernel (an RMSNorm, the attention) leaving the memory
+// system idle. Bigger matrices (the output head) would only evict each other.
+constexpr int64_t kPrefetchMaxBytes = int64_t(32) << 20;
+
+// Block b's weight rows (the rows it reduces), as gemv_kernel assigns them.
+template <class W>
+__device__ __forceinline__ void block_rows(const Matrices<W>& m, unsigned b, int rows_per_block, int64_t cols,
+                                           const W** w, int64_t* rows) {
+  int i = 0;
+  for (int j = 1; j < m.count; ++j)
+    if (b >= m.first_block[j]) i = j;
+  const int64_t row0 = int64_t(b - m.first_block[i]) * rows_per_block;
+  *w = m.w[i] + row0 * cols;
+  *rows = min(int64_t(rows_per_block), m.rows[i] - row0);
+}
+
+// The first nsmid blocks (the first to be resident) ask L2 for every block's
+// rows, one bulk prefetch per block, split over warp 0's lanes; the blocks after
+// them find their rows already asked for.
+template <class W>
+__device__ __forceinline__ void prefetch_weights(const Matrices<W>& m, int rows_per_block, int64_t cols) {
+  const unsigned wave = sm_id_count();
+  if (blockIdx.x >= wave || threadIdx.x >= 32) return;
+  for (unsigned b = blockIdx.x + threadIdx.x * wave; b < gridDim.x; b += 32 * wave) {
+    const W* w;
+    int64_t rows;
+    block_rows(m, b, rows_per_block, cols, &w, &rows);
+    if (rows > 0) prefetch_l2(w, uint32_t(rows * cols * int64_t(sizeof(W))));
+  }
+}
+
 // kVec: W rows and x rows are 16-byte aligned and cols a multiple of the vector width.
 // kSplit warps share one row (columns interleaved), for matrices with too few rows
-// to keep every SM's memory pipeline busy at one warp per row.
+// to keep every SM's memory pipeline busy at one warp per row. prefetch: the
+// weights are small enough for prefetch_weights (and kVec: aligned rows).
 template <class W, int N, bool kVec, int kSplit>
 __global__ void __launch_bounds__(kWarpsPerBlock * 32)
-    gemv_kernel(const float* __restrict__ x, int64_t xs, const Matrices<W> m, int64_t cols) {
+    gemv_kernel(const float* __restrict__ x, int64_t xs, const Matrices<W> m, int64_t cols, bool prefetch) {
   __shared__ float partial[kWarpsPerBlock][N];
+  if (kVec && prefetch) prefetch_weights(m, kWarpsPerBlock / kSplit, cols);
   griddep_wait();  // x comes from the kernel before (programmatic launch)
   // This block's matrix, picked with constant indices so the parameters stay in the constant bank.
   const W* w = m.w[0];
@@ -127,8 +165,13 @@ cudaError_t launch_split(const float* x, int64_t xs, Matrices<W> m, int64_t cols
     blocks += unsigned((m.rows[i] + kRowsPerBlock - 1) / kRowsPerBlock);
   }
   const dim3 threads(kWarpsPerBlock * 32);
-  if (vec) return launch(gemv_kernel<W, N, true, kSplit>, dim3(blocks), threads, 0, s, programmatic, x, xs, m, cols);
-  return launch(gemv_kernel<W, N, false, kSplit>, dim3(blocks), threads, 0, s, programmatic, x, xs, m, cols);
+  int64_t bytes = 0;
+  for (int i = 0; i < m.count; ++i) bytes += m.rows[i] * cols * int64_t(sizeof(W));
+  const bool prefetch = bytes <= kPrefetchMaxBytes;
+  if (vec)
+    return launch(gemv_kernel<W, N, true, kSplit>, dim3(blocks), threads, 0, s, programmatic, x, xs, m, cols,
+                  prefetch);
+  return launch(gemv_kernel<W, N, false, kSplit>, dim3(blocks), threads, 0, s, programmatic, x, xs, m, cols, false);
 }
 
 // Below this many rows (all matrices together) a row gets a whole block (8 warps) instead of one warp.

@@ -43,6 +43,22 @@ __device__ __forceinline__ void griddep_launch_dependents() {
 #endif
 }
 
+// Asks L2 to fetch [p, p + bytes) (p 16-byte aligned, bytes a multiple of 16).
+// Only a hint, with no result to wait for: a kernel may issue it before
+// griddep_wait for data that no kernel writes (weights).
+__device__ __forceinline__ void prefetch_l2(const void* p, uint32_t bytes) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("cp.async.bulk.prefetch.L2.global [%0], %1;\n" ::"l"(p), "r"(bytes) : "memory");
+#endif
+}
+
+// The number of multiprocessor ids (%nsmid): at least the multiprocessor count.
+__device__ __forceinline__ unsigned sm_id_count() {
+  unsigned n;
+  asm("mov.u32 %0, %%nsmid;\n" : "=r"(n));
+  return n;
+}
+
 __device__ __forceinline__ uint32_t smem_addr(const void* p) {
   return uint32_t(__cvta_generic_to_shared(p));
 }

@@ -60,6 +60,7 @@ constexpr int kSmemLimit = 227 * 1024;
 struct Params {
   const __nv_bfloat16* q;
   __nv_bfloat16* o;
+  float* o_f32;  // null, or the output in f32 instead of o (SparseDecodeArgs::o_f32)
   int64_t n_keys;                     // the query is at n_keys - 1
   int visible;                        // blocks holding keys
   int n_heads, n_kv_heads;
@@ -197,6 +198,10 @@ __global__ void __launch_bounds__(kThreads, 1) sparse_decode_kernel(const Params
   };
 
   griddep_wait();  // q, K/V and the summaries come from the kernels before (programmatic launch)
+  // The next kernel may take the multiprocessors this one leaves free (about
+  // half): in a decode step that is the output projection, which prefetches
+  // its weights into L2 meanwhile (gemv.cu); it waits for this grid to finish.
+  griddep_launch_dependents();
 
   // --- 1. copies: summaries (first tile), Q, the first W blocks --------------
   const int my_first = min(visible, rank * lay.per_cta), my_end = min(visible, my_first + lay.per_cta);
@@ -405,7 +410,6 @@ __global__ void __launch_bounds__(kThreads, 1) sparse_decode_kernel(const Params
   }
   cluster_arrive();  // phase 2: the dealt blocks are in their CTAs' shared memory
   cluster_wait();
-  griddep_launch_dependents();  // the next kernel may take free multiprocessors; it waits for this grid
 
   // --- 4. the blocks dealt to this CTA ---------------------------------------
   const int s_mine = positions_below(n_w + n_s, rank) - w_mine;
@@ -488,7 +492,11 @@ __global__ void __launch_bounds__(kThreads, 1) sparse_decode_kernel(const Params
         sum += w * recv_ml[(x * 2 + 1) * 16 + r];
         acc += w * recv_o[x * per + local];
       }
-    p.o[int64_t(kv_head * G + r) * kD + c] = __float2bfloat16(sum > 0.0f ? acc / sum : 0.0f);
+    const __nv_bfloat16 out = __float2bfloat16(sum > 0.0f ? acc / sum : 0.0f);
+    if (p.o_f32)
+      p.o_f32[int64_t(kv_head * G + r) * kD + c] = __bfloat162float(out);
+    else
+      p.o[int64_t(kv_head * G + r) * kD + c] = out;
   }
 #else
   __trap();
@@ -528,6 +536,7 @@ cudaError_t launch(const SparseDecodeArgs& a, int cluster, cudaStream_t stream) 
   Params p;
   p.q = a.q;
   p.o = a.o;
+  p.o_f32 = a.o_f32;
   p.n_keys = a.n_keys;
   p.visible = g.visible;
   p.n_heads = a.n_heads;
@@ -587,7 +596,7 @@ int max_active_clusters(const SparseDecodeArgs& a, int cluster) {
 bool shape_ok(const SparseDecodeArgs& a) {
   return a.n_keys >= 1 && a.n_heads > 0 && a.n_kv_heads > 0 && a.n_heads % a.n_kv_heads == 0 &&
          a.n_heads / a.n_kv_heads <= 16 && (a.head_dim == 64 || a.head_dim == 128) && a.row_capacity >= 1 &&
-         a.n_keys <= int64_t(INT32_MAX) - 64 && a.topk_blocks >= 0 && a.q && a.o && a.summaries;
+         a.n_keys <= int64_t(INT32_MAX) - 64 && a.topk_blocks >= 0 && a.q && (a.o || a.o_f32) && a.summaries;
 }
 
 }  // namespace

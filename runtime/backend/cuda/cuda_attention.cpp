@@ -59,6 +59,7 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
 
   // --- the plan ---------------------------------------------------------------
   const bool decode = n == 1;
+  bool output_in_f32 = false;  // the decode kernels write out directly (no conversion launch)
   bool seq_len_written = false;
   kernels::DevicePlan dp;
   int max_row_blocks = 0;
@@ -90,8 +91,9 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
     seq_len_written = decode;
     max_row_blocks = int(n_blocks);
     dp = {offs, counts, idx, query_block};
-  } else if (decode && fused_sparse_decode(qb, ob, c, layer, n_keys, p, sparse_globals_, attn_config_)) {
-    // planned and attended in one launch
+  } else if (decode && fused_sparse_decode(qb, ob, out.data, c, layer, n_keys, p, sparse_globals_, attn_config_)) {
+    // planned and attended in one launch, the output written in f32
+    output_in_f32 = true;
   } else {
     dp = device_sparse_plan(qb, c, layer, pos0, n, n_keys, p, sparse_globals_, attn_config_, &max_row_blocks);
   }
@@ -112,6 +114,9 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
     a.o = ob;
     a.q_token_stride = qd;
     a.o_token_stride = qd;
+    a.o_f32 = out.data;
+    a.o_f32_token_stride = out.stride;
+    output_in_f32 = true;
     a.batch = 1;
     a.seq_lens = seq_len;
     a.n_heads = H;
@@ -141,7 +146,7 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
     a.plan = dp;
     check(kernels::attention_prefill(a, stream_), "flash prefill");
   }
-  check(ops::bf16_to_f32(ob, qd, n, qd, out.data, out.stride, stream_), "attention output to f32");
+  if (!output_in_f32) check(ops::bf16_to_f32(ob, qd, n, qd, out.data, out.stride, stream_), "attention output to f32");
   // out is ob widened, so ob is exactly what rounding out to bf16 gives.
   if (keep_output) xb_key_ = {out.data, n, qd, out.stride};
 }
@@ -211,13 +216,14 @@ const int32_t* CudaBackendImpl::upload_first_global(int64_t n_keys, std::span<co
   return first_global;
 }
 
-bool CudaBackendImpl::fused_sparse_decode(const bf16* q, bf16* ob, CudaKvCache& c, int layer, int64_t n_keys,
-                                          const backend::AttentionParams& p, std::span<const int32_t> globals,
-                                          const attn::SparseConfig& cfg) {
+bool CudaBackendImpl::fused_sparse_decode(const bf16* q, bf16* ob, float* out, CudaKvCache& c, int layer,
+                                          int64_t n_keys, const backend::AttentionParams& p,
+                                          std::span<const int32_t> globals, const attn::SparseConfig& cfg) {
   const int64_t n_blocks = kv::blocks_for(n_keys);
   kernels::SparseDecodeArgs a;
   a.q = q;
   a.o = ob;
+  a.o_f32 = out;
   a.n_keys = n_keys;
   a.n_heads = p.n_heads;
   a.n_kv_heads = p.n_kv_heads;

@@ -116,9 +116,9 @@ class CudaBackendImpl final : public CudaBackend {
   const int32_t* upload_first_global(int64_t n_keys, std::span<const int32_t> globals,
                                      const attn::SparseConfig& config, int64_t* global_blocks);
   // One query's sparse plan and attention in one launch (kernels::sparse_decode)
-  // into ob; false when the fused step cannot run here (the caller plans and
-  // decodes in separate launches).
-  bool fused_sparse_decode(const bf16* q, bf16* ob, CudaKvCache& c, int layer, int64_t n_keys,
+  // into out (f32, the bf16-rounded values; ob when out is null); false when the
+  // fused step cannot run here (the caller plans and decodes in separate launches).
+  bool fused_sparse_decode(const bf16* q, bf16* ob, float* out, CudaKvCache& c, int layer, int64_t n_keys,
                            const backend::AttentionParams& p, std::span<const int32_t> globals,
                            const attn::SparseConfig& config);
   void flush_stats();
