@@ -100,7 +100,8 @@ __global__ void __launch_bounds__(128) score_kernel(const __nv_bfloat16* query_m
 // idle), and walks the summaries 64 blocks at a time through shared memory, so
 // each summary is read once per CTA instead of once per row. The per-head
 // scores go through shared memory for the max over the group. grid: x = tile of
-// query blocks, y = KV head.
+// query blocks, y = KV head, z = share of the summaries (a chunked prefill has
+// few query tiles: its CTAs split the context's blocks between them instead).
 constexpr int kTiledRows = 64, kTiledBlocks = 64;
 
 template <int kD>
@@ -142,7 +143,7 @@ __global__ void __launch_bounds__(128) score_tiled_kernel(const __nv_bfloat16* q
   }
   const int64_t last_qb = min64(qb0 + qbs, n_qb) - 1;
   const int64_t visible_max = min64(geo.last_position(last_qb) / 64 + 1, n_blocks);
-  for (int64_t j0 = 0; j0 < visible_max; j0 += kTiledBlocks) {
+  for (int64_t j0 = int64_t(blockIdx.z) * kTiledBlocks; j0 < visible_max; j0 += int64_t(gridDim.z) * kTiledBlocks) {
     __syncthreads();  // the previous tile's summaries and scores are consumed
     for (int i = threadIdx.x; i < kTiledBlocks * (kD / 8); i += 128) {
       const int b = i / (kD / 8), chunk = i % (kD / 8);
@@ -538,7 +539,15 @@ cudaError_t build_plan(const PlannerArgs& a, cudaStream_t stream) {
       // kTiledRows / G of them (1.4 ms -> see docs/attention.md at 256K on H200).
       const int64_t qbs = kTiledRows / (a.n_heads / a.n_kv_heads);
       const int64_t qb_first = row0 / a.n_kv_heads, qb_last = (row0 + rows - 1) / a.n_kv_heads;
-      const dim3 grid(unsigned((qb_last - qb_first + qbs) / qbs), unsigned(a.n_kv_heads));
+      const int64_t tiles = (qb_last - qb_first + qbs) / qbs * a.n_kv_heads;
+      // Enough CTAs for two per multiprocessor: a chunk of 8192 queries has 64
+      // tiles, which alone took 122 us at 128K keys on the H200 (scores written
+      // once each whatever the split).
+      int sms = 0;
+      if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) sms = 1;
+      const int64_t shares = std::clamp<int64_t>((2 * int64_t(sms) + tiles - 1) / tiles, 1,
+                                                 (n_blocks + kTiledBlocks - 1) / kTiledBlocks);
+      const dim3 grid(unsigned((qb_last - qb_first + qbs) / qbs), unsigned(a.n_kv_heads), unsigned(shares));
       if (a.head_dim == 128)
         score_tiled_kernel<128><<<grid, 128, 0, stream>>>(means, qb_stride, a.summaries, geo, a.n_heads, n_blocks,
                                                           row0, rows, a.scores);

@@ -989,6 +989,8 @@ int run(const Options& opt) {
         // >= 512 plan rows: the planner's tiled scoring; 700 rows a pass splits query blocks' heads.
         {"prefill sparse d64 G8 n4100 qb32 (tiled scores)", 4100, 0, 32, 4, 64, 32, true, true},
         {"prefill sparse d128 G2 n4100 qb8 (tiled scores, 3 passes)", 4100, 0, 8, 4, 128, 8, false, true, 700},
+        {"prefill sparse d128 G8 n1100+9000 qb8 (tiled scores, context split over CTAs)", 1100, 9000, 32, 4, 128, 8,
+         false, true},
     };
     uint32_t seed = uint32_t(std::chrono::steady_clock::now().time_since_epoch().count());
     std::printf("checks (seed %u): relative error ||out-ref||/||ref|| vs exact CPU attention over the same plan\n", seed);
