@@ -85,6 +85,12 @@ struct DecodeArgs {
   int64_t o_f32_token_stride = 0;
   int batch = 0;
   const int32_t* seq_lens = nullptr;  // device [batch]: keys of each sequence (query at seq_len - 1)
+  // Dense decode of one sequence without a plan or a device length: with
+  // all_blocks each row reads every block of the first n_keys keys in order
+  // (plan and seq_lens unused; batch must be 1). Saves the model's decode step
+  // the launch that would write them.
+  bool all_blocks = false;
+  int64_t n_keys = 0;
   int n_heads = 0, n_kv_heads = 0, head_dim = 0;  // n_heads / n_kv_heads <= 16
   float scale = 0.0f;
   PagedKv kv;

@@ -30,7 +30,9 @@ struct DecodeParams {
   int64_t q_stride, o_stride;
   float* o_f32;  // null, or the output in f32 instead of o (DecodeArgs::o_f32)
   int64_t o_f32_stride;
-  const int32_t* seq_lens;
+  const int32_t* seq_lens;  // null with all_blocks: n_keys instead
+  bool all_blocks;          // DecodeArgs::all_blocks: every block of n_keys keys, no plan
+  int64_t n_keys;
   int n_heads, n_kv_heads, group, splits;
   float scale_log2;
   PagedKv kv;
@@ -63,13 +65,15 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodePara
   const int tid = threadIdx.x, warp = tid / 32, lane = tid % 32;
   const int split = blockIdx.x, row = blockIdx.y;
   const int seq = row / p.n_kv_heads, kv_head = row % p.n_kv_heads, G = p.group;
-  const int64_t n_keys = p.seq_lens[seq];
-  const int32_t row_begin = p.plan.row_offsets[row];
-  const int32_t row_count = p.plan.row_counts ? p.plan.row_counts[row] : p.plan.row_offsets[row + 1] - row_begin;
+  const int64_t n_keys = p.all_blocks ? p.n_keys : p.seq_lens[seq];
+  const int32_t row_begin = p.all_blocks ? 0 : p.plan.row_offsets[row];
+  const int32_t row_count = p.all_blocks           ? int32_t((n_keys + 63) / 64)
+                            : p.plan.row_counts    ? p.plan.row_counts[row]
+                                                   : p.plan.row_offsets[row + 1] - row_begin;
   // Balanced contiguous shares: split s takes [s * n / splits, (s + 1) * n / splits).
   const int first = int(int64_t(split) * row_count / p.splits);
   const int count = int(int64_t(split + 1) * row_count / p.splits) - first;
-  const int32_t* blocks = p.plan.block_indices + row_begin + first;
+  const int32_t* blocks = p.all_blocks ? nullptr : p.plan.block_indices + row_begin + first;
   const int32_t* table = p.kv.block_table ? p.kv.block_table + int64_t(seq) * p.kv.block_table_stride : nullptr;
 
   for (int i = tid; i < 16 * kChunks; i += kThreads) {
@@ -79,7 +83,7 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodePara
     cp_async_16(q_s + swizzle<kD>(r, chunk) * 2, src, valid ? 16 : 0);
   }
   auto load_block = [&](int entry, int stage) {
-    const int j = blocks[entry];
+    const int j = blocks ? blocks[entry] : first + entry;
     const int64_t page = table ? table[j] : j;
     const uint32_t k_tile = kv_s + stage * 2 * kTile;
     load_kv_block<kD, kThreads>(k_tile, p.kv.k + kv_head * p.kv.head_stride, page, p.kv.page_stride,
@@ -104,8 +108,9 @@ __global__ void __launch_bounds__(kThreads) flash_decode_kernel(const DecodePara
     __syncthreads();
     if (e == 0) load_query_fragments<kD>(qf, q_s, lane);
     const uint32_t k_tile = kv_s + stage * 2 * kTile;
-    attend_block_keys<kD>(st, qf, k_tile, k_tile + kTile, warp, int64_t(blocks[e]) * 64 + warp * 16, n_keys,
-                          p.scale_log2, lane);
+    const int j = blocks ? blocks[e] : first + e;
+    attend_block_keys<kD>(st, qf, k_tile, k_tile + kTile, warp, int64_t(j) * 64 + warp * 16, n_keys, p.scale_log2,
+                          lane);
     __syncthreads();
   }
   cp_async_wait<0>();
@@ -250,6 +255,10 @@ cudaError_t launch(const DecodeArgs& a, cudaStream_t stream) {
   p.o_f32 = a.o_f32;
   p.o_f32_stride = a.o_f32_token_stride;
   p.seq_lens = a.seq_lens;
+  p.all_blocks = a.all_blocks;
+  p.n_keys = a.n_keys;
+  if (a.all_blocks && (a.batch != 1 || a.n_keys < 1)) return cudaErrorInvalidValue;
+  if (!a.all_blocks && a.seq_lens == nullptr) return cudaErrorInvalidValue;
   p.n_heads = a.n_heads;
   p.n_kv_heads = a.n_kv_heads;
   p.group = a.n_heads / a.n_kv_heads;

@@ -60,6 +60,8 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
   // --- the plan ---------------------------------------------------------------
   const bool decode = n == 1;
   bool output_in_f32 = false;  // the decode kernels write out directly (no conversion launch)
+  bool all_blocks = false;     // dense decode: no plan (every block, DecodeArgs::all_blocks)
+  bool fused = false;          // the fused sparse decode step did it all
   bool seq_len_written = false;
   kernels::DevicePlan dp;
   int max_row_blocks = 0;
@@ -79,6 +81,10 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
     for (size_t r = 0; r + 1 < rows; ++r)
       max_row_blocks = std::max(max_row_blocks, plan->row_offsets[r + 1] - plan->row_offsets[r]);
     dp = {offs, nullptr, idx, plan->query_block};
+  } else if (decode && flash && attn_config_.dense) {
+    // every block, in order: the decode kernel needs no plan (DecodeArgs::all_blocks)
+    all_blocks = true;
+    max_row_blocks = int(n_blocks);
   } else if (attn_config_.dense || !flash) {
     const int query_block = decode ? 1 : 64;
     const int64_t rows = (n + query_block - 1) / query_block * HK;
@@ -93,23 +99,29 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
     dp = {offs, counts, idx, query_block};
   } else if (decode && fused_sparse_decode(qb, ob, out.data, c, layer, n_keys, p, sparse_globals_, attn_config_)) {
     // planned and attended in one launch, the output written in f32
-    output_in_f32 = true;
+    output_in_f32 = fused = true;
   } else {
     dp = device_sparse_plan(qb, c, layer, pos0, n, n_keys, p, sparse_globals_, attn_config_, &max_row_blocks);
   }
 
   // --- the kernels --------------------------------------------------------------
-  if (dp.block_indices == nullptr) {
-    // the fused sparse decode wrote ob
+  if (fused) {
+    // the fused sparse decode wrote out
   } else if (!flash) {
     const CudaKvCache& cc = c;
     check(ops::attention_generic(qb, qd, n, pos0, H, HK, D, p.scale, cc.keys(layer), cc.values(layer), dp.row_offsets,
                                  dp.row_counts, dp.block_indices, dp.query_block, ob, qd, stream_),
           "generic attention");
   } else if (decode) {
-    int32_t* seq_len = seq_len_.get(1, "sequence length");
-    if (!seq_len_written) check(ops::fill_i32(seq_len, 1, int32_t(n_keys), stream_), "sequence length");
     kernels::DecodeArgs a;
+    if (all_blocks) {
+      a.all_blocks = true;
+      a.n_keys = n_keys;
+    } else {
+      int32_t* seq_len = seq_len_.get(1, "sequence length");
+      if (!seq_len_written) check(ops::fill_i32(seq_len, 1, int32_t(n_keys), stream_), "sequence length");
+      a.seq_lens = seq_len;
+    }
     a.q = qb;
     a.o = ob;
     a.q_token_stride = qd;
@@ -118,7 +130,6 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
     a.o_f32_token_stride = out.stride;
     output_in_f32 = true;
     a.batch = 1;
-    a.seq_lens = seq_len;
     a.n_heads = H;
     a.n_kv_heads = HK;
     a.head_dim = D;
