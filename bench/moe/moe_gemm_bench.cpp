@@ -277,8 +277,8 @@ int main(int argc, char** argv) {
   report("looped", "all three (gate x2)", 2 * lg + ld, 3);
 
   // bucketed: the backend's layout (buckets packed in order, each expert its bucket's rows).
-  const folio::backend::MoeBuckets plan =
-      folio::backend::plan_moe_buckets(count, folio::backend::kMoeMaxBuckets, folio::backend::moe_bucket_cost_rows(slots));
+  namespace fb = folio::backend;
+  const fb::MoeBuckets plan = fb::plan_moe_buckets(count, fb::kMoeMaxBuckets, fb::moe_bucket_cost_rows(slots));
   if (plan.rows_total > rows) {
     std::fprintf(stderr, "moe_gemm_bench: buckets need %lld rows, more than the padded layout's %lld\n",
                  (long long)plan.rows_total, (long long)rows);

@@ -147,7 +147,8 @@ void CudaBackendImpl::moe_prefill(const Act& x, const backend::MoeWeights& w, co
   check(cudaMemcpyAsync(offsets, host_offsets, size_t(E) * 4, cudaMemcpyHostToDevice, stream_), "expert offsets");
   int32_t* row_token = row_token_.get(size_t(rows_total), "grouped rows");
   int32_t* slot_row = slot_row_.get(size_t(slots), "slot rows");
-  if (rows_total > slots) check(cudaMemsetAsync(row_token, 0xff, size_t(rows_total) * 4, stream_), "memset");  // -1: padding
+  if (rows_total > slots)  // padding rows: token -1 (gathered as zeros)
+    check(cudaMemsetAsync(row_token, 0xff, size_t(rows_total) * 4, stream_), "memset");
   check(ops::moe_group(ids, n, K, int(E), offsets, row_token, slot_row, stream_), "moe group");
   // The tokens in bf16 first: each is read k times by the gather, and at bf16
   // a prefill chunk's tokens fit in L2.
