@@ -106,9 +106,8 @@ __global__ void __launch_bounds__(kFusedWarps * 32)
 
 // One block per plan row.
 __global__ void dense_plan_kernel(int64_t n_queries, int64_t q_offset, int query_block, int n_kv_heads, int capacity,
-                                  int32_t* offsets, int32_t* counts, int32_t* indices, int32_t* seq_len) {
+                                  int32_t* offsets, int32_t* counts, int32_t* indices) {
   const int64_t r = blockIdx.x;
-  if (seq_len && r == 0 && threadIdx.x == 0) *seq_len = int32_t(q_offset + n_queries);
   const int64_t qb = r / n_kv_heads;
   const int64_t end = min((qb + 1) * query_block, n_queries);
   const int64_t last = q_offset + end - 1;
@@ -151,11 +150,11 @@ cudaError_t qk_norm_rope_kv(const QkNormRopeKvArgs& a, cudaStream_t s, bool prog
 }
 
 cudaError_t dense_plan(int64_t n_queries, int64_t q_offset, int query_block, int n_kv_heads, int capacity,
-                       int32_t* offsets, int32_t* counts, int32_t* indices, int32_t* seq_len, cudaStream_t s) {
+                       int32_t* offsets, int32_t* counts, int32_t* indices, cudaStream_t s) {
   const int64_t rows = (n_queries + query_block - 1) / query_block * n_kv_heads;
   if (rows == 0) return cudaSuccess;
   dense_plan_kernel<<<unsigned(rows), 256, 0, s>>>(n_queries, q_offset, query_block, n_kv_heads, capacity, offsets,
-                                                   counts, indices, seq_len);
+                                                   counts, indices);
   return cudaGetLastError();
 }
 

@@ -122,10 +122,9 @@ struct QkNormRopeKvArgs {
 cudaError_t qk_norm_rope_kv(const QkNormRopeKvArgs& args, cudaStream_t stream, bool programmatic = false);
 // Fixed-capacity plan rows listing every causally visible block:
 // row r = qb * n_kv_heads + h reads blocks 0 .. last_position(qb) / 64.
-// seq_len (nullable): also gets q_offset + n_queries (the decode kernel's key count).
+// (A dense decode needs none: DecodeArgs::all_blocks.)
 cudaError_t dense_plan(int64_t n_queries, int64_t q_offset, int query_block, int n_kv_heads, int capacity,
-                       int32_t* row_offsets, int32_t* row_counts, int32_t* block_indices, int32_t* seq_len,
-                       cudaStream_t stream);
+                       int32_t* row_offsets, int32_t* row_counts, int32_t* block_indices, cudaStream_t stream);
 cudaError_t fill_i32(int32_t* p, int64_t n, int32_t value, cudaStream_t stream);
 
 // ---- mixture of experts ---------------------------------------------------

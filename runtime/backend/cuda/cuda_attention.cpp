@@ -62,7 +62,6 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
   bool output_in_f32 = false;  // the decode kernels write out directly (no conversion launch)
   bool all_blocks = false;     // dense decode: no plan (every block, DecodeArgs::all_blocks)
   bool fused = false;          // the fused sparse decode step did it all
-  bool seq_len_written = false;
   kernels::DevicePlan dp;
   int max_row_blocks = 0;
   if (plan != nullptr) {
@@ -85,16 +84,13 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
     // every block, in order: the decode kernel needs no plan (DecodeArgs::all_blocks)
     all_blocks = true;
     max_row_blocks = int(n_blocks);
-  } else if (attn_config_.dense || !flash) {
+  } else if (attn_config_.dense || !flash) {  // prefill, or the generic kernel
     const int query_block = decode ? 1 : 64;
     const int64_t rows = (n + query_block - 1) / query_block * HK;
     int32_t* offs = plan_offsets_.get(size_t(rows), "plan offsets");
     int32_t* counts = plan_counts_.get(size_t(rows), "plan counts");
     int32_t* idx = plan_indices_.get(size_t(rows * n_blocks), "plan blocks");
-    int32_t* seq_len = decode ? seq_len_.get(1, "sequence length") : nullptr;
-    check(ops::dense_plan(n, pos0, query_block, HK, int(n_blocks), offs, counts, idx, seq_len, stream_),
-          "dense plan");
-    seq_len_written = decode;
+    check(ops::dense_plan(n, pos0, query_block, HK, int(n_blocks), offs, counts, idx, stream_), "dense plan");
     max_row_blocks = int(n_blocks);
     dp = {offs, counts, idx, query_block};
   } else if (decode && fused_sparse_decode(qb, ob, out.data, c, layer, n_keys, p, sparse_globals_, attn_config_)) {
@@ -119,7 +115,7 @@ void CudaBackendImpl::attention(const Act& q, backend::KvCache& cache, int layer
       a.n_keys = n_keys;
     } else {
       int32_t* seq_len = seq_len_.get(1, "sequence length");
-      if (!seq_len_written) check(ops::fill_i32(seq_len, 1, int32_t(n_keys), stream_), "sequence length");
+      check(ops::fill_i32(seq_len, 1, int32_t(n_keys), stream_), "sequence length");
       a.seq_lens = seq_len;
     }
     a.q = qb;
