@@ -183,6 +183,10 @@ struct Limits {
   size_t max_line_bytes = size_t(4) << 20;          // one line of a text source
   size_t max_blocks = size_t(8) << 20;              // blocks per document
   uint32_t max_pages = 100000;                      // PDF pages
+  // Cross-reference entries a PDF may claim (Poppler allocates 40 bytes for
+  // each before reading a page; see pdf_preflight.hpp). A file may also claim
+  // no more than one per byte of its size plus 65,536.
+  uint64_t max_pdf_objects = uint64_t(1) << 22;
   uint16_t max_depth = 64;                          // outline nesting
 };
 

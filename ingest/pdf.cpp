@@ -14,6 +14,7 @@
 #include <thread>
 #include <type_traits>
 
+#include "ingest/pdf_preflight.hpp"
 #include "ingest/sha256.hpp"
 #include "ingest/text_util.hpp"
 #include "runtime/common/error.hpp"
@@ -93,6 +94,7 @@ Document parse_pdf(std::string_view bytes, std::string source, const Limits& lim
   if (bytes.size() > size_t(INT32_MAX)) fail(Errc::unsupported, source + ": PDF larger than 2 GiB");
   if (bytes.substr(0, 1024).find("%PDF-") == std::string_view::npos)
     fail(Errc::format, source + ": not a PDF (no %PDF- header)");
+  check_pdf_xref_claims(bytes, source, limits.max_pdf_objects);
   std::unique_ptr<poppler::document> doc(
       poppler::document::load_from_raw_data(bytes.data(), int(bytes.size()), options.password, options.password));
   if (!doc) {

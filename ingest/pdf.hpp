@@ -5,7 +5,8 @@
 //   Errc::format       not a PDF, or damaged beyond what Poppler repairs
 //   Errc::unsupported  encrypted and the password (if any) does not open it;
 //                      more pages than Limits::max_pages; larger than
-//                      Limits::max_source_bytes
+//                      Limits::max_source_bytes; claims more objects than
+//                      the file could hold (pdf_preflight.hpp)
 #pragma once
 
 #include <filesystem>
