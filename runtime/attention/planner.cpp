@@ -142,7 +142,7 @@ Plan plan_attention(std::span<const float> queries, int64_t n_queries, int64_t q
   p.row_offsets.push_back(0);
   int64_t total = 0;
   for (int64_t qb = 0; qb < p.n_query_blocks(); ++qb) {
-    const int64_t last = p.last_position(qb), first = p.first_position(qb);
+    const int64_t last = p.last_position(qb);
     const int64_t visible = last / kBlockTokens + 1;
     const int64_t window_first = window_first_block(last, config.window_tokens, visible);
     for (int g = 0; g < shape.n_kv_heads; ++g) {
