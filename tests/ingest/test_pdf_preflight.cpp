@@ -2,12 +2,11 @@
 // huge table is seen, a real file passes, and the scan stays linear.
 #include <doctest/doctest.h>
 
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "ingest/pdf.hpp"
 #include "ingest/pdf_preflight.hpp"
+#include "ingest/text_util.hpp"
 #include "runtime/common/error.hpp"
 
 using namespace folio::ingest;
@@ -15,11 +14,7 @@ using namespace folio::ingest;
 namespace {
 
 std::string minimal_pdf() {
-  std::ifstream in(std::string(FOLIO_SOURCE_DIR) + "/tests/fuzz/corpus/fuzz_pdf/minimal.pdf", std::ios::binary);
-  REQUIRE(in);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  return read_file_limited(std::string(FOLIO_SOURCE_DIR) + "/tests/fuzz/corpus/fuzz_pdf/minimal.pdf", Limits{});
 }
 
 std::string replaced(std::string text, std::string_view from, std::string_view to) {
